@@ -1,0 +1,1 @@
+"""Finding processes, their namespaces and the namespaces pinned without them."""

@@ -1,0 +1,229 @@
+"""Read every process's namespaces, cgroup and identity from a proc root.
+
+The proc root is `/proc` on a node and `/host/proc` in a DaemonSet. Reading is the hot path of
+every scan, so it stays close to the syscalls: one read of `stat`, one readlink per namespace
+link. What cannot change while a process keeps its pid and start time (its cgroup) is cached
+across scans; the namespace links are read every time, since setns(2) can move a process.
+
+Nothing here raises for a process: a process that exits mid-scan, a zombie, an unreadable link or
+a malformed file becomes a `ScanError` and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+
+from nsinspect.agent.model import ALL_NS_TYPES, Process, ScanError
+
+PF_KTHREAD = 0x00200000  # task flag of kernel threads (include/linux/sched.h)
+KTHREADD_PID = 2
+
+
+@dataclass(frozen=True, slots=True)
+class StatLine:
+    pid: int
+    comm: str
+    state: str
+    ppid: int
+    flags: int
+    start_time: int
+
+
+@dataclass(slots=True)
+class ProcScan:
+    processes: dict[int, Process] = field(default_factory=dict)
+    errors: list[ScanError] = field(default_factory=list)
+
+
+def parse_stat(text: str) -> StatLine:
+    """Parse `/proc/<pid>/stat`. The comm may hold spaces and parentheses, so split at the last ')'.
+
+    Raises ValueError for a malformed line.
+    """
+    open_paren = text.index("(")
+    close_paren = text.rindex(")")
+    fields = text[close_paren + 2 :].split()
+    # Fields after the comm start at field 3 (state); see proc(5).
+    return StatLine(
+        pid=int(text[:open_paren]),
+        comm=text[open_paren + 1 : close_paren],
+        state=fields[0],
+        ppid=int(fields[1]),
+        flags=int(fields[6]),
+        start_time=int(fields[19]),
+    )
+
+
+def parse_cgroup(text: str) -> tuple[tuple[str, ...], list[str]]:
+    """Distinct cgroup paths of `/proc/<pid>/cgroup`, the unified (`0::`) one first.
+
+    Returns the paths and the malformed lines, which the caller records.
+    """
+    unified: list[str] = []
+    legacy: list[str] = []
+    malformed: list[str] = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        parts = line.split(":", 2)
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[2].startswith("/"):
+            malformed.append(line)
+            continue
+        target = unified if parts[0] == "0" and parts[1] == "" else legacy
+        if parts[2] not in target:
+            target.append(parts[2])
+    paths = unified + [p for p in legacy if p not in unified]
+    return tuple(paths), malformed
+
+
+def parse_ns_link(target: str) -> int:
+    """`net:[4026532177]` -> 4026532177. Raises ValueError for anything else."""
+    start = target.rindex("[")
+    return int(target[start + 1 : -1])
+
+
+def _read_small(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 65536).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
+def read_namespaces(
+    base: str, ns_types: tuple[str, ...]
+) -> tuple[dict[str, int | None], dict[str, str]]:
+    """Read the namespace links under `base` (`<proc root>/<pid>`).
+
+    A type whose link does not exist is left out (the kernel does not have it); an unreadable one
+    maps to None with the errno name in the second dict.
+    """
+    namespaces: dict[str, int | None] = {}
+    errors: dict[str, str] = {}
+    for ns_type in ns_types:
+        try:
+            namespaces[ns_type] = parse_ns_link(os.readlink(f"{base}/ns/{ns_type}"))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            namespaces[ns_type] = None
+            errors[ns_type] = errno.errorcode.get(exc.errno or 0, str(exc))
+        except ValueError:
+            namespaces[ns_type] = None
+            errors[ns_type] = "malformed link"
+    return namespaces, errors
+
+
+class ProcScanner:
+    """Scans a proc root; keeps per-process facts that cannot change between scans."""
+
+    def __init__(self, proc_root: str = "/proc") -> None:
+        self.proc_root = proc_root.rstrip("/") or "/"
+        self.ns_types = self._present_ns_types()
+        # pid -> (start_time, cgroup paths): valid while the pid keeps its start time.
+        self._cgroups: dict[int, tuple[int, tuple[str, ...]]] = {}
+
+    def _present_ns_types(self) -> tuple[str, ...]:
+        """The namespace types this kernel shows, in display order."""
+        try:
+            present = set(os.listdir(f"{self.proc_root}/self/ns"))
+        except OSError:
+            return ALL_NS_TYPES
+        known = [t for t in ALL_NS_TYPES if t in present]
+        return tuple(known + sorted(present - set(ALL_NS_TYPES)))
+
+    def pids(self) -> list[int]:
+        return [int(name) for name in os.listdir(self.proc_root) if name.isdigit()]
+
+    def scan(self) -> ProcScan:
+        """Read every process. Raises OSError only when the proc root itself cannot be listed."""
+        result = ProcScan()
+        seen: set[int] = set()
+        for pid in self.pids():
+            seen.add(pid)
+            process = self.read_process(pid, result.errors)
+            if process is not None:
+                result.processes[pid] = process
+        for gone in self._cgroups.keys() - seen:
+            del self._cgroups[gone]
+        return result
+
+    def read_process(self, pid: int, errors: list[ScanError]) -> Process | None:
+        """One process, or None (with the reason appended to `errors`) when it cannot be read."""
+        base = f"{self.proc_root}/{pid}"
+        try:
+            stat = parse_stat(_read_small(f"{base}/stat"))
+        except FileNotFoundError:
+            errors.append(ScanError("stat", "vanished", pid))
+            return None
+        except OSError as exc:
+            errors.append(ScanError("stat", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
+            return None
+        except (ValueError, IndexError):
+            errors.append(ScanError("stat", "malformed stat", pid, f"{base}/stat"))
+            return None
+        if stat.flags & PF_KTHREAD:
+            return None
+        if stat.state in ("Z", "X"):
+            errors.append(ScanError("stat", "zombie", pid))
+            return None
+
+        namespaces, ns_errors = read_namespaces(base, self.ns_types)
+        if not namespaces and not os.path.exists(base):
+            errors.append(ScanError("ns", "vanished", pid))
+            return None
+        errors.extend(
+            ScanError("ns", reason, pid, f"{base}/ns/{t}") for t, reason in ns_errors.items()
+        )
+
+        cgroup_paths = self._cgroup_paths(pid, stat.start_time, base, errors)
+        return Process(
+            pid=pid,
+            ppid=stat.ppid,
+            comm=stat.comm,
+            start_time=stat.start_time,
+            cgroup_paths=cgroup_paths,
+            namespaces=namespaces,
+            ns_errors=ns_errors,
+        )
+
+    def _cgroup_paths(
+        self, pid: int, start_time: int, base: str, errors: list[ScanError]
+    ) -> tuple[str, ...]:
+        cached = self._cgroups.get(pid)
+        if cached is not None and cached[0] == start_time:
+            return cached[1]
+        try:
+            paths, malformed = parse_cgroup(_read_small(f"{base}/cgroup"))
+        except OSError as exc:
+            errors.append(ScanError("cgroup", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
+            return ()
+        for line in malformed:
+            errors.append(
+                ScanError("cgroup", f"malformed line {line[:80]!r}", pid, f"{base}/cgroup")
+            )
+        self._cgroups[pid] = (start_time, paths)
+        return paths
+
+    def kthreadd_namespaces(self) -> dict[str, int | None] | None:
+        """Namespaces of kthreadd (pid 2), which always lives in the node's initial namespaces."""
+        base = f"{self.proc_root}/{KTHREADD_PID}"
+        try:
+            stat = parse_stat(_read_small(f"{base}/stat"))
+        except (OSError, ValueError, IndexError):
+            return None
+        if stat.comm != "kthreadd" or stat.ppid != 0:
+            return None
+        namespaces, ns_errors = read_namespaces(base, self.ns_types)
+        return None if ns_errors or not namespaces else namespaces
+
+    def self_namespaces(self) -> tuple[int, dict[str, int | None]] | None:
+        """The scanner's own pid and namespaces, as the proc root shows them."""
+        try:
+            pid = int(os.readlink(f"{self.proc_root}/self"))
+        except (OSError, ValueError):
+            return None
+        namespaces, ns_errors = read_namespaces(f"{self.proc_root}/{pid}", self.ns_types)
+        return None if ns_errors or not namespaces else (pid, namespaces)

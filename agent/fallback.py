@@ -1,0 +1,98 @@
+"""Pods found by their namespaces alone, where no runtime describes the processes.
+
+Processes that share a net+ipc+uts triple other than the host's form a group. Its sandbox is the
+pause-like member (`pause`, `catatonit`) or, failing that, the longest-lived one; the other members
+form app containers by mount namespace, since every container has a root filesystem of its own.
+A group that holds only its sandbox is not a pod: a lone process in a private network namespace is
+common on any Linux box.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from nsinspect.agent.lineage import container_init_pid
+from nsinspect.agent.model import (
+    Container,
+    ContainerIdentity,
+    HostReference,
+    PinnedNamespace,
+    Pod,
+    Process,
+    Role,
+    Sandbox,
+    SandboxProcess,
+)
+
+PAUSE_COMMS = frozenset({"pause", "catatonit"})
+RUNTIME = "none"
+SOURCE = "namespaces"
+
+
+def group_by_namespaces(
+    processes: Mapping[int, Process], host: HostReference, pins: Sequence[PinnedNamespace]
+) -> list[Pod]:
+    host_triple = tuple(host.namespaces.get(t) for t in ("net", "ipc", "uts"))
+    groups: dict[tuple[int, int, int], list[Process]] = defaultdict(list)
+    for process in processes.values():
+        net, ipc, uts = (process.namespaces.get(t) for t in ("net", "ipc", "uts"))
+        if net is None or ipc is None or uts is None or (net, ipc, uts) == host_triple:
+            continue
+        groups[(net, ipc, uts)].append(process)
+
+    net_names = {pin.inode: pin.path.rsplit("/", 1)[-1] for pin in pins if pin.ns_type == "net"}
+    pods = []
+    for (net, _, _), members in groups.items():
+        pod = _pod_from_group(members, processes, net_names.get(net) or f"net-{net}")
+        if pod is not None:
+            pods.append(pod)
+    return pods
+
+
+def _pod_from_group(
+    members: list[Process], processes: Mapping[int, Process], name: str
+) -> Pod | None:
+    sandbox_process = min(members, key=lambda p: (p.comm not in PAUSE_COMMS, p.start_time, p.pid))
+    sandbox_mnt = sandbox_process.namespaces.get("mnt")
+    by_mount: dict[int | None, list[int]] = defaultdict(list)
+    for process in members:
+        if process.namespaces.get("mnt") != sandbox_mnt:
+            by_mount[process.namespaces.get("mnt")].append(process.pid)
+    if not by_mount:
+        return None
+
+    containers = []
+    for pids in by_mount.values():
+        init_pid = container_init_pid(pids, processes)
+        assert init_pid is not None  # by_mount holds no empty group
+        init = processes[init_pid]
+        identity = ContainerIdentity(
+            runtime=RUNTIME,
+            id="",
+            role=Role.APP,
+            sandbox_id="",
+            name=f"{init.comm}-{init.pid}",
+            pod_name=name,
+            source=SOURCE,
+        )
+        containers.append(Container(identity, init.pid, tuple(sorted(pids)), {}))
+    containers.sort(key=lambda c: c.identity.name)
+
+    sandbox = Sandbox(
+        id="",
+        pid=sandbox_process.pid,
+        process=SandboxProcess.PRESENT,
+        namespaces=dict(sandbox_process.namespaces),
+        comm=sandbox_process.comm,
+        start_time=sandbox_process.start_time,
+    )
+    return Pod(
+        runtime=RUNTIME,
+        source=SOURCE,
+        name=name,
+        namespace="",
+        uid="",
+        sandbox=sandbox,
+        containers=tuple(containers),
+    )

@@ -1,0 +1,242 @@
+"""Pair each pod's sandbox with its app containers and judge every namespace they hold.
+
+A pure function of what the scan and the runtimes found: no I/O, so every rule here is tested
+without root.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from nsinspect.agent.fallback import group_by_namespaces
+from nsinspect.agent.lineage import container_init_pid
+from nsinspect.agent.model import (
+    ALL_NS_TYPES,
+    Container,
+    ContainerIdentity,
+    HostReference,
+    NamespaceVerdict,
+    PinnedNamespace,
+    Pod,
+    PodIntent,
+    Process,
+    Role,
+    Sandbox,
+    SandboxProcess,
+    Verdict,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PairingInput:
+    processes: Mapping[int, Process]
+    memberships: Mapping[int, str]  # pid -> id of the runtime container it runs in
+    identities: Mapping[str, ContainerIdentity]  # container id -> identity
+    host: HostReference
+    pins: Sequence[PinnedNamespace] = ()
+    intents: Mapping[str, PodIntent] = field(default_factory=dict)  # pod uid -> intent
+
+
+@dataclass(frozen=True, slots=True)
+class PairingResult:
+    pods: tuple[Pod, ...]
+    orphans: tuple[PinnedNamespace, ...]
+
+
+def pair(given: PairingInput) -> PairingResult:
+    """Pods from runtime containers, then pods found by shared namespaces alone, then orphans."""
+    pids_by_container: dict[str, list[int]] = defaultdict(list)
+    for pid, container_id in given.memberships.items():
+        if container_id in given.identities and pid in given.processes:
+            pids_by_container[container_id].append(pid)
+
+    runtime_pods = [
+        _runtime_pod(members, pids_by_container, given)
+        for members in _group_by_sandbox(given.identities, pids_by_container).values()
+    ]
+    claimed = {pid for pids in pids_by_container.values() for pid in pids}
+    taken_nets = {
+        pod.sandbox.namespaces.get("net") for pod in runtime_pods if pod.sandbox.namespaces
+    }
+    unclaimed = {
+        pid: process
+        for pid, process in given.processes.items()
+        if pid not in claimed and process.namespaces.get("net") not in taken_nets
+    }
+    found_pods = group_by_namespaces(unclaimed, given.host, given.pins)
+    all_pods = runtime_pods + found_pods
+
+    owners = _sandbox_owners(all_pods, given.host)
+    judged = tuple(
+        sorted(
+            (_with_verdicts(pod, given.processes, given.host, owners) for pod in all_pods),
+            key=lambda pod: (pod.namespace, pod.name, pod.uid),
+        )
+    )
+    return PairingResult(judged, _orphans(given.pins, given.processes, judged))
+
+
+def _group_by_sandbox(
+    identities: Mapping[str, ContainerIdentity], pids_by_container: Mapping[str, list[int]]
+) -> dict[tuple[str, str], list[ContainerIdentity]]:
+    groups: dict[tuple[str, str], list[ContainerIdentity]] = defaultdict(list)
+    for container_id in pids_by_container:
+        identity = identities[container_id]
+        groups[(identity.runtime, identity.sandbox_id)].append(identity)
+    return groups
+
+
+def _runtime_pod(
+    members: list[ContainerIdentity],
+    pids_by_container: Mapping[str, list[int]],
+    given: PairingInput,
+) -> Pod:
+    sandbox_identity = next((m for m in members if m.role is Role.SANDBOX), None)
+    apps = sorted((m for m in members if m.role is Role.APP), key=lambda m: (m.name, m.id))
+    described_by = sandbox_identity or apps[0]
+
+    if sandbox_identity is not None:
+        sandbox_pid = container_init_pid(
+            pids_by_container[sandbox_identity.id], given.processes, sandbox_identity.init_pid
+        )
+        assert sandbox_pid is not None  # the group exists because the container has processes
+        holder = given.processes[sandbox_pid]
+        sandbox = Sandbox(
+            id=sandbox_identity.id,
+            pid=sandbox_pid,
+            process=SandboxProcess.PRESENT,
+            namespaces=dict(holder.namespaces),
+            comm=holder.comm,
+            start_time=holder.start_time,
+        )
+    else:
+        sandbox = _sandbox_without_process(described_by.sandbox_id, apps, given.pins)
+
+    containers = tuple(
+        Container(
+            identity=app,
+            pid=container_init_pid(pids_by_container[app.id], given.processes, app.init_pid),
+            pids=tuple(sorted(pids_by_container[app.id])),
+            namespaces={},
+        )
+        for app in apps
+    )
+    return Pod(
+        runtime=described_by.runtime,
+        source=described_by.source,
+        name=described_by.pod_name,
+        namespace=described_by.pod_namespace,
+        uid=described_by.pod_uid,
+        sandbox=sandbox,
+        containers=containers,
+        intent=given.intents.get(described_by.pod_uid),
+        requested=dict(sandbox_identity.requested) if sandbox_identity else {},
+    )
+
+
+def _sandbox_without_process(
+    sandbox_id: str, apps: Sequence[ContainerIdentity], pins: Sequence[PinnedNamespace]
+) -> Sandbox:
+    """A sandbox whose process is gone: pinned if bind mounts still hold what the apps joined."""
+    pin_by_path = {pin.path: pin for pin in pins}
+    namespaces: dict[str, int | None] = {}
+    pinned_paths: dict[str, str] = {}
+    for app in apps:
+        for ns_type, path in app.namespace_paths.items():
+            pin = pin_by_path.get(path)
+            if pin is not None and pin.ns_type == ns_type:
+                namespaces[ns_type] = pin.inode
+                pinned_paths[ns_type] = path
+    return Sandbox(
+        id=sandbox_id,
+        pid=None,
+        process=SandboxProcess.PINNED if namespaces else SandboxProcess.MISSING,
+        namespaces=namespaces,
+        pins=pinned_paths,
+    )
+
+
+def _sandbox_owners(pods: Sequence[Pod], host: HostReference) -> dict[tuple[str, int], str]:
+    """(type, inode) of every sandbox namespace that is not the host's -> its pod's key."""
+    owners: dict[tuple[str, int], str] = {}
+    for pod in pods:
+        for ns_type, inode in pod.sandbox.namespaces.items():
+            if inode is not None and inode != host.namespaces.get(ns_type):
+                owners.setdefault((ns_type, inode), pod.key)
+    return owners
+
+
+def judge(
+    ns_type: str,
+    inode: int | None,
+    error: str,
+    *,
+    sandbox: Mapping[str, int | None],
+    host: HostReference,
+    owners: Mapping[tuple[str, int], str],
+    own_pod: str,
+) -> NamespaceVerdict:
+    """One container's namespace of one type, relative to its sandbox, the node and other pods."""
+    sandbox_inode = sandbox.get(ns_type)
+    if inode is None:
+        return NamespaceVerdict(ns_type, None, Verdict.UNKNOWN, False, reason=error or "unreadable")
+    shared = sandbox_inode == inode
+    if inode == host.namespaces.get(ns_type):
+        return NamespaceVerdict(ns_type, inode, Verdict.HOST, shared)
+    if shared:
+        return NamespaceVerdict(ns_type, inode, Verdict.POD, True)
+    owner = owners.get((ns_type, inode))
+    if owner is not None and owner != own_pod:
+        return NamespaceVerdict(ns_type, inode, Verdict.OTHER, False, other_pod=owner)
+    return NamespaceVerdict(ns_type, inode, Verdict.PRIVATE, False)
+
+
+def _with_verdicts(
+    pod: Pod,
+    processes: Mapping[int, Process],
+    host: HostReference,
+    owners: Mapping[tuple[str, int], str],
+) -> Pod:
+    judged: list[Container] = []
+    for container in pod.containers:
+        process = processes.get(container.pid) if container.pid is not None else None
+        namespaces = process.namespaces if process else {}
+        errors = process.ns_errors if process else {}
+        types = [t for t in ALL_NS_TYPES if t in namespaces] + sorted(
+            set(namespaces) - set(ALL_NS_TYPES)
+        )
+        verdicts = {
+            t: judge(
+                t,
+                namespaces[t],
+                errors.get(t, ""),
+                sandbox=pod.sandbox.namespaces,
+                host=host,
+                owners=owners,
+                own_pod=pod.key,
+            )
+            for t in types
+        }
+        judged.append(replace(container, namespaces=verdicts))
+    return replace(pod, containers=tuple(judged))
+
+
+def _orphans(
+    pins: Sequence[PinnedNamespace], processes: Mapping[int, Process], pods: Sequence[Pod]
+) -> tuple[PinnedNamespace, ...]:
+    """Pinned namespaces that no process is in and no pod's sandbox stands for."""
+    in_use = {
+        (ns_type, inode)
+        for process in processes.values()
+        for ns_type, inode in process.namespaces.items()
+        if inode is not None
+    }
+    in_use |= {
+        (ns_type, inode)
+        for pod in pods
+        for ns_type, inode in pod.sandbox.namespaces.items()
+        if inode is not None
+    }
+    return tuple(pin for pin in pins if (pin.ns_type, pin.inode) not in in_use)

@@ -1,0 +1,173 @@
+"""`nsinspect` and `kubectl nsinspect`: what a pod's containers share, and with whom."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import yaml
+from nsinspect.agent import __version__
+from nsinspect.agent.model import ALL_NS_TYPES
+from nsinspect.agent.snapshot import ScanConfig
+from nsinspect.cli.local import LocalSource
+from nsinspect.cli.lookup import find_pod
+from nsinspect.cli.permissions import permission_hint
+from nsinspect.cli.render import (
+    render_namespace,
+    render_pod,
+    render_pod_list,
+    render_process,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = ("table", "wide", "json", "yaml")
+NS_ARGUMENT = re.compile(r"^(?P<type>[a-z_]+):\[?(?P<inode>\d+)\]?$")
+
+
+def output_option(func: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format, as kubectl's -o.",
+    )(func)
+
+
+def emit_document(document: dict[str, Any], output: str) -> bool:
+    """Print a document as json or yaml; False when the format is a table."""
+    if output == "json":
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return True
+    if output == "yaml":
+        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+        return True
+    return False
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--proc-root",
+    envvar="NSINSPECT_PROC_ROOT",
+    default="/proc",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Where the node's /proc is (/host/proc in a DaemonSet). Env: NSINSPECT_PROC_ROOT.",
+)
+@click.option(
+    "--host-root",
+    envvar="NSINSPECT_HOST_ROOT",
+    default="/",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Where the node's / is, for runtime state (/host in a DaemonSet). "
+    "Env: NSINSPECT_HOST_ROOT.",
+)
+@click.version_option(__version__, prog_name="nsinspect")
+@click.pass_context
+def cli(ctx: click.Context, proc_root: str, host_root: str) -> None:
+    """Which Linux namespaces do a pod's containers share: with the pod's pause container, with
+    the host, with another pod, or with nobody?"""
+    ctx.obj = LocalSource(ScanConfig(proc_root=proc_root, host_root=host_root))
+
+
+def _hint_permissions(source: LocalSource) -> None:
+    hint = permission_hint(source.scan_errors())
+    if hint:
+        warn(hint)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-n", "--namespace", default=None, help="The pod's Kubernetes namespace.")
+@output_option
+@click.pass_obj
+def pod(source: LocalSource, name: str, namespace: str | None, output: str) -> None:
+    """Report one pod: what each container shares with the sandbox, the host, or nobody."""
+    items = source.pod_list()["items"]
+    try:
+        report = find_pod(items, name, namespace)
+    except click.ClickException:
+        _hint_permissions(source)
+        raise
+    if not emit_document(report, output):
+        render_pod(report, wide=output == "wide")
+    if any(
+        v["verdict"] == "unknown" for c in report["containers"] for v in c["namespaces"].values()
+    ):
+        _hint_permissions(source)
+
+
+@cli.command()
+@click.option("-n", "--namespace", default=None, help="Only pods in this Kubernetes namespace.")
+@click.option("-A", "--all-namespaces", is_flag=True, help="All namespaces (the default).")
+@output_option
+@click.pass_obj
+def pods(source: LocalSource, namespace: str | None, all_namespaces: bool, output: str) -> None:
+    """List every pod on this node and how much its containers share."""
+    if namespace is not None and all_namespaces:
+        raise click.UsageError("-n and -A exclude each other")
+    document = source.pod_list()
+    if namespace is not None:
+        document["items"] = [i for i in document["items"] if i["pod"]["namespace"] == namespace]
+    if not emit_document(document, output):
+        render_pod_list(document, wide=output == "wide")
+    _hint_permissions(source)
+
+
+@cli.command()
+@click.argument("pid", type=click.IntRange(min=1))
+@output_option
+@click.pass_obj
+def pid(source: LocalSource, pid: int, output: str) -> None:
+    """Show one process's namespaces and the pod it belongs to."""
+    report = source.process(pid)
+    if report is None:
+        raise click.ClickException(f"no process {pid} under {source.config.proc_root}")
+    if not emit_document(report, output):
+        render_process(report, wide=output == "wide")
+    if any(entry["inode"] is None for entry in report["namespaces"].values()):
+        _hint_permissions(source)
+
+
+def parse_namespace_argument(value: str) -> tuple[str, int]:
+    """`net:4026532177` or `net:[4026532177]`, as readlink prints it."""
+    found = NS_ARGUMENT.match(value.strip())
+    if found is None or found.group("type") not in ALL_NS_TYPES:
+        raise click.BadParameter(
+            f"{value!r} is not TYPE:INODE; TYPE is one of {', '.join(ALL_NS_TYPES)}, "
+            "e.g. net:4026532177 or net:[4026532177]",
+            param_hint="NAMESPACE",
+        )
+    ns_type = found.group("type")
+    # The *_for_children links point at namespaces of the plain type.
+    return ns_type.removesuffix("_for_children"), int(found.group("inode"))
+
+
+@cli.command(name="ns")
+@click.argument("namespace")
+@output_option
+@click.pass_obj
+def namespace_command(source: LocalSource, namespace: str, output: str) -> None:
+    """Show who is in one namespace (TYPE:INODE): processes, pods, pins."""
+    ns_type, inode = parse_namespace_argument(namespace)
+    report = source.namespace(ns_type, inode)
+    if not report["processes"] and not report["pins"]:
+        raise click.ClickException(
+            f"no process is in {ns_type}:[{inode}] and nothing pins it on this node"
+        )
+    if not emit_document(report, output):
+        render_namespace(report, wide=output == "wide")
+
+
+def main() -> None:
+    cli(prog_name="nsinspect")

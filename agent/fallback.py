@@ -44,14 +44,14 @@ def group_by_namespaces(
     net_names = {pin.inode: pin.path.rsplit("/", 1)[-1] for pin in pins if pin.ns_type == "net"}
     pods = []
     for (net, _, _), members in groups.items():
-        pod = _pod_from_group(members, processes, net_names.get(net) or f"net-{net}")
+        pod = _pod_from_group(members, processes, host, net_names.get(net) or f"net-{net}")
         if pod is not None:
             pods.append(pod)
     return pods
 
 
 def _pod_from_group(
-    members: list[Process], processes: Mapping[int, Process], name: str
+    members: list[Process], processes: Mapping[int, Process], host: HostReference, name: str
 ) -> Pod | None:
     sandbox_process = min(members, key=lambda p: (p.comm not in PAUSE_COMMS, p.start_time, p.pid))
     sandbox_mnt = sandbox_process.namespaces.get("mnt")
@@ -62,9 +62,13 @@ def _pod_from_group(
     if not by_mount:
         return None
 
+    host_pid_ns = host.namespaces.get("pid")
     containers = []
     for pids in by_mount.values():
-        init_pid = container_init_pid(pids, processes)
+        # A launcher (unshare --fork, a shim) may sit in the container's mount namespace but
+        # outside its pid namespace; the container's own init is inside.
+        inside = [pid for pid in pids if processes[pid].namespaces.get("pid") != host_pid_ns]
+        init_pid = container_init_pid(inside or pids, processes)
         assert init_pid is not None  # by_mount holds no empty group
         init = processes[init_pid]
         identity = ContainerIdentity(

@@ -1,0 +1,1 @@
+"""Test harnesses: fake proc trees, synthetic pods, real podman and containerd pods."""

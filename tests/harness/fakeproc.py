@@ -1,4 +1,4 @@
-"""Fake proc trees on disk: `<root>/<pid>/ns/net` is a symlink to `net:[N]`, read like the real thing."""
+"""Fake proc trees on disk: `<root>/<pid>/ns/net` is a symlink to `net:[N]`, as in /proc."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ HOST_NS = {
 }
 
 
-def stat_line(pid: int, comm: str, state: str, ppid: int, start_time: int, flags: int = 0) -> str:
+def stat_line(
+    pid: int, comm: str, state: str, ppid: int, *, start_time: int, flags: int = 0
+) -> str:
     # Fields 3..22 of proc(5): state ppid pgrp session tty_nr tpgid flags(9) ... starttime(22).
     fields = [state, str(ppid), "0", "0", "0", "0", str(flags)] + ["0"] * 12 + [str(start_time)]
     assert len(fields) == 20
@@ -61,7 +63,9 @@ class FakeProc:
         """A process; `unreadable` types get a non-link file, which readlink(2) refuses (EINVAL)."""
         base = self.root / str(pid)
         base.mkdir(parents=True, exist_ok=True)
-        (base / "stat").write_text(stat_line(pid, comm, state, ppid, start_time, flags))
+        (base / "stat").write_text(
+            stat_line(pid, comm, state, ppid, start_time=start_time, flags=flags)
+        )
         lines = [cgroup] if isinstance(cgroup, str) else list(cgroup)
         (base / "cgroup").write_text("".join(f"{line}\n" for line in lines))
         chosen = dict(HOST_NS if namespaces is None else HOST_NS | dict(namespaces))

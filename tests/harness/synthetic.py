@@ -87,8 +87,19 @@ def start_pod(directory: Path, containers: int = 2, share: str = "niu") -> Synth
     join = [f"-{flag}" for flag in share]
     for _ in range(containers):
         container = subprocess.Popen(
-            ["nsenter", "-t", str(holder.pid), *join, "--",
-             "unshare", "--mount", "--pid", "--fork", "sleep", "infinity"],
+            [
+                "nsenter",
+                "-t",
+                str(holder.pid),
+                *join,
+                "--",
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "sleep",
+                "infinity",
+            ],
             start_new_session=True,
         )
         pod.containers.append(container)

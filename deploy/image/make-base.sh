@@ -28,7 +28,7 @@ rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* 
   "$root"/var/log/*.log "$root"/var/cache/debconf/*-old
 
 tar -C "$root" --numeric-owner -cf - . |
-  podman import \
+  podman import --quiet \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["/usr/bin/python3"]' \

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 import yaml
 
 BUSYBOX_IMAGE = "localhost/busybox:latest"
-APPLETS = ("sh", "sleep", "httpd", "wget", "hostname", "ls", "cat", "tail", "ipcmk", "ipcs", "nc")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -23,19 +22,7 @@ def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def ensure_busybox_image() -> str:
     """Import `localhost/busybox:latest` from busybox-static unless it is there already."""
-    if podman("image", "exists", BUSYBOX_IMAGE, check=False).returncode == 0:
-        return BUSYBOX_IMAGE
-    busybox = shutil.which("busybox")
-    assert busybox is not None, "busybox-static is not installed"
-    with tempfile.TemporaryDirectory() as scratch:
-        rootfs = Path(scratch, "rootfs")
-        (rootfs / "bin").mkdir(parents=True)
-        shutil.copy(busybox, rootfs / "bin" / "busybox")
-        for applet in APPLETS:
-            (rootfs / "bin" / applet).symlink_to("busybox")
-        tarball = Path(scratch, "busybox.tar")
-        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
-        podman("import", "--change", "ENV=PATH=/bin", str(tarball), BUSYBOX_IMAGE)
+    subprocess.run([str(REPO / "scripts" / "busybox-image.sh")], check=True, capture_output=True)
     return BUSYBOX_IMAGE
 
 

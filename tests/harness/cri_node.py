@@ -1,0 +1,331 @@
+"""A real Kubernetes node runtime for the tests: containerd's CRI plugin + runc + CNI bridge.
+
+Everything lives under one temporary directory (see shared/lab/CONTAINERD-CRI.md): containerd's
+root and state, runc's state, the CNI config and IPAM data, the images. Pods are created over the
+CRI gRPC API with the calls and shapes kubelet uses (RunPodSandbox with a kubelet-style
+`cgroup_parent`, CreateContainer, StartContainer). Teardown removes the pods over CRI, stops
+containerd, then ends only what this node started (found by its own socket path, by pid) and
+removes what it created: pod cgroups, leftover netns mounts, the CNI bridge, runtime dirs.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from harness import cri_harness_pb2 as w
+from harness.cri_teardown import Leftovers, end_processes, remove_leftovers, snapshot_leftovers
+from harness.oci_images import (
+    BUSYBOX_IMAGE,
+    PAUSE_IMAGE,
+    busybox_content,
+    pause_content,
+    write_oci_archive,
+)
+from nsinspect.agent.cri import runtime_v1_pb2 as r
+from nsinspect.agent.cri import runtime_v1_pb2_grpc as r_grpc
+
+MODES = {"POD": r.POD, "CONTAINER": r.CONTAINER, "NODE": r.NODE, "TARGET": r.TARGET}
+
+CONFIG_TOML = """version = 2
+root = "{lab}/root"
+state = "{lab}/state"
+oom_score = 0
+[grpc]
+  address = "{lab}/containerd.sock"
+[ttrpc]
+  address = "{lab}/containerd.sock.ttrpc"
+[debug]
+  address = "{lab}/containerd-debug.sock"
+  level = "info"
+[metrics]
+  address = ""
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "{pause}"
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    enable_selinux = false
+    disable_apparmor = true
+    # The CRI sandbox asks oom_score_adj -998; this machine lacks CAP_SYS_RESOURCE for that.
+    restrict_oom_score_adj = true
+    max_container_log_line_size = 16384
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          BinaryName = "{runc}"
+          SystemdCgroup = false
+          Root = "{lab}/runc"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "{lab}/net.d"
+      max_conf_num = 1
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "{lab}/opt"
+"""
+
+CNI_CONFLIST = """{{"cniVersion": "1.0.0", "name": "{network}",
+ "plugins": [{{"type": "bridge", "bridge": "{bridge}", "isGateway": true, "ipMasq": false,
+   "hairpinMode": true,
+   "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{subnet}"}}]],
+            "routes": [{{"dst": "0.0.0.0/0"}}], "dataDir": "{lab}/cni-ipam"}}}}]}}
+"""
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """A pod as kubelet would hand it to the runtime; modes are CRI's NamespaceMode names."""
+
+    name: str
+    containers: dict[str, list[str]]
+    namespace: str = "default"
+    network: str = "POD"
+    pid: str = "CONTAINER"
+    ipc: str = "POD"
+
+
+@dataclass
+class CriPod:
+    spec: PodSpec
+    uid: str
+    sandbox_id: str
+    container_ids: dict[str, str] = field(default_factory=dict)  # name -> id
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"/kubepods/besteffort/pod{self.uid}"
+
+
+class CriNode:
+    """containerd with a config of its own under `lab`; start(), run_pod(), stop()."""
+
+    def __init__(self, lab: Path) -> None:
+        self.lab = lab
+        self.socket = str(lab / "containerd.sock")
+        self.state_dir = str(lab / "state")
+        tag = uuid.uuid4().hex[:6]
+        self.bridge = f"nsi{tag}"
+        self.subnet = f"10.99.{int(tag[:2], 16) % 250 + 1}.0/24"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.channel: grpc.Channel | None = None
+        self.pods: list[CriPod] = []
+        self.up_seconds = 0.0
+        self.down_seconds = 0.0
+        self._leftovers: Leftovers | None = None
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self._leftovers = snapshot_leftovers()
+        for sub in ("net.d", "images", "logs", "pods"):
+            (self.lab / sub).mkdir(parents=True, exist_ok=True)
+        runc = shutil.which("runc") or "/usr/sbin/runc"
+        (self.lab / "config.toml").write_text(
+            CONFIG_TOML.format(lab=self.lab, pause=PAUSE_IMAGE, runc=runc)
+        )
+        (self.lab / "net.d" / "10-nsi-bridge.conflist").write_text(
+            CNI_CONFLIST.format(
+                network=f"nsi-net-{self.bridge}",
+                bridge=self.bridge,
+                subnet=self.subnet,
+                lab=self.lab,
+            )
+        )
+        write_oci_archive(
+            self.lab / "images" / "pause.tar", PAUSE_IMAGE, pause_content(self.lab / "images")
+        )
+        write_oci_archive(self.lab / "images" / "busybox.tar", BUSYBOX_IMAGE, busybox_content())
+        log = open(self.lab / "logs" / "containerd.log", "wb")  # noqa: SIM115 - lives with the daemon
+        self.process = subprocess.Popen(
+            ["containerd", "--config", str(self.lab / "config.toml")],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_raise_nofile_to_hard_limit,
+        )
+        log.close()
+        self.channel = grpc.insecure_channel(f"unix://{self.socket}")
+        self._wait_ready()
+        for image in ("pause.tar", "busybox.tar"):
+            subprocess.run(
+                ["ctr", "--address", self.socket, "-n", "k8s.io", "images", "import",
+                 str(self.lab / "images" / image)],
+                check=True,
+                capture_output=True,
+            )
+        self.up_seconds = time.monotonic() - started
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        assert self.channel is not None and self.process is not None
+        stub = r_grpc.RuntimeServiceStub(self.channel)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"containerd exited: see {self.lab}/logs/containerd.log")
+            try:
+                stub.Version(r.VersionRequest(version="v1"), timeout=1)
+                return
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    # -- pods ------------------------------------------------------------------------------
+
+    def _write(self, method: str, request: Any, response_type: Any) -> Any:
+        """One of CRI's changing calls, by its method path (the product's stub only reads)."""
+        assert self.channel is not None
+        call = self.channel.unary_unary(
+            f"/runtime.v1.RuntimeService/{method}",
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
+        return call(request, timeout=60)
+
+    def sandbox_config(self, spec: PodSpec, uid: str) -> w.PodSandboxConfig:
+        labels = {
+            "io.kubernetes.pod.name": spec.name,
+            "io.kubernetes.pod.namespace": spec.namespace,
+            "io.kubernetes.pod.uid": uid,
+        }
+        log_dir = self.lab / "pods" / f"{spec.namespace}_{spec.name}_{uid}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        return w.PodSandboxConfig(
+            metadata=r.PodSandboxMetadata(name=spec.name, uid=uid, namespace=spec.namespace),
+            # kubelet leaves the hostname empty for hostNetwork pods: runc refuses to set one
+            # without a UTS namespace of the pod's own.
+            hostname="" if spec.network == "NODE" else spec.name,
+            log_directory=str(log_dir),
+            labels=labels,
+            annotations={"kubernetes.io/config.source": "api"},
+            linux=w.LinuxPodSandboxConfig(
+                cgroup_parent=f"/kubepods/besteffort/pod{uid}",
+                security_context=w.LinuxSandboxSecurityContext(
+                    namespace_options=self.namespace_options(spec)
+                ),
+            ),
+        )
+
+    @staticmethod
+    def namespace_options(spec: PodSpec) -> r.NamespaceOption:
+        return r.NamespaceOption(
+            network=MODES[spec.network], pid=MODES[spec.pid], ipc=MODES[spec.ipc]
+        )
+
+    def run_pod(self, spec: PodSpec) -> CriPod:
+        uid = str(uuid.uuid4())
+        config = self.sandbox_config(spec, uid)
+        sandbox_id = self._write(
+            "RunPodSandbox", w.RunPodSandboxRequest(config=config), w.RunPodSandboxResponse
+        ).pod_sandbox_id
+        pod = CriPod(spec, uid, sandbox_id)
+        self.pods.append(pod)
+        for name, command in spec.containers.items():
+            container = w.ContainerConfig(
+                metadata=r.ContainerMetadata(name=name),
+                image=w.ImageSpec(image=BUSYBOX_IMAGE),
+                command=command,
+                labels={
+                    "io.kubernetes.container.name": name,
+                    "io.kubernetes.pod.name": spec.name,
+                    "io.kubernetes.pod.namespace": spec.namespace,
+                    "io.kubernetes.pod.uid": uid,
+                },
+                log_path=f"{name}/0.log",
+                linux=w.LinuxContainerConfig(
+                    security_context=w.LinuxContainerSecurityContext(
+                        namespace_options=self.namespace_options(spec)
+                    )
+                ),
+            )
+            container_id = self._write(
+                "CreateContainer",
+                w.CreateContainerRequest(
+                    pod_sandbox_id=sandbox_id, config=container, sandbox_config=config
+                ),
+                w.CreateContainerResponse,
+            ).container_id
+            self._write(
+                "StartContainer",
+                w.StartContainerRequest(container_id=container_id),
+                w.StartContainerResponse,
+            )
+            pod.container_ids[name] = container_id
+        return pod
+
+    def remove_pod(self, pod: CriPod) -> None:
+        self._write(
+            "StopPodSandbox",
+            w.StopPodSandboxRequest(pod_sandbox_id=pod.sandbox_id),
+            w.StopPodSandboxResponse,
+        )
+        self._write(
+            "RemovePodSandbox",
+            w.RemovePodSandboxRequest(pod_sandbox_id=pod.sandbox_id),
+            w.RemovePodSandboxResponse,
+        )
+        self.pods.remove(pod)
+
+    def status(self, pod: CriPod) -> r.PodSandboxStatusResponse:
+        """The CRI's own answer, for tests to compare against (a read)."""
+        assert self.channel is not None
+        stub = r_grpc.RuntimeServiceStub(self.channel)
+        request = r.PodSandboxStatusRequest(pod_sandbox_id=pod.sandbox_id, verbose=True)
+        response: r.PodSandboxStatusResponse = stub.PodSandboxStatus(request, timeout=10)
+        return response
+
+    def container_status(self, container_id: str) -> r.ContainerStatusResponse:
+        assert self.channel is not None
+        stub = r_grpc.RuntimeServiceStub(self.channel)
+        request = r.ContainerStatusRequest(container_id=container_id, verbose=True)
+        response: r.ContainerStatusResponse = stub.ContainerStatus(request, timeout=10)
+        return response
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Remove the pods over CRI, stop containerd, then clear whatever is left."""
+        started = time.monotonic()
+        problems: list[str] = []
+        for pod in list(self.pods):
+            try:
+                self.remove_pod(pod)
+            except grpc.RpcError as exc:
+                problems.append(f"remove {pod.spec.name}: {exc}")
+        if self.channel is not None:
+            self.channel.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        end_processes(self.socket, str(self.lab / "runc"))
+        if self._leftovers is not None:
+            problems += remove_leftovers(self._leftovers, self.bridge)
+        self.down_seconds = time.monotonic() - started
+        if problems:
+            raise RuntimeError("CRI node teardown: " + "; ".join(problems))
+
+
+def _raise_nofile_to_hard_limit() -> None:
+    """CRI specs carry no rlimits: containers inherit the shim's, which inherits containerd's."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    os.umask(0o022)

@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nsinspect.agent.inside.documents import details_sections
+from nsinspect.agent.inside.model import PodDetails
 from nsinspect.agent.model import (
     NS_TYPES,
     Container,
@@ -91,12 +93,13 @@ def pod_pids(pod: Pod) -> set[int]:
     return pids
 
 
-def pod_document(pod: Pod, snapshot: Snapshot) -> Document:
-    """The PodReport for one pod of a snapshot."""
+def pod_document(pod: Pod, snapshot: Snapshot, details: PodDetails | None = None) -> Document:
+    """The PodReport for one pod of a snapshot; with `details` (from `inside.collect.pod_details`,
+    for a single-pod report) also its `network`, `uts` and `ipc` sections."""
     pids = pod_pids(pod)
     sandbox = pod.sandbox
     intent = pod.intent
-    return {
+    document: Document = {
         "apiVersion": API_VERSION,
         "kind": "PodReport",
         "node": snapshot.node,
@@ -133,6 +136,9 @@ def pod_document(pod: Pod, snapshot: Snapshot) -> Document:
         "findings": [finding_document(f) for f in snapshot.findings if f.pod == pod.key],
         "errors": [error_document(e) for e in snapshot.errors if e.pid in pids],
     }
+    if details is not None:
+        document.update(details_sections(details))
+    return document
 
 
 def pod_list_document(pods: Iterable[Pod], snapshot: Snapshot) -> Document:
@@ -252,4 +258,21 @@ def process_document(process: Process, snapshot: Snapshot) -> Document:
         },
         "host": host_document(snapshot.host),
         "errors": [error_document(e) for e in snapshot.errors if e.pid == process.pid],
+    }
+
+
+def finding_list_document(snapshot: Snapshot, namespace: str | None = None) -> Document:
+    """Every open finding on the node (only those of pods in `namespace` when given)."""
+    pod_namespaces = {pod.key: pod.namespace for pod in snapshot.pods}
+    findings = [
+        f
+        for f in snapshot.findings
+        if namespace is None or (f.pod and pod_namespaces.get(f.pod) == namespace)
+    ]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "FindingList",
+        "node": snapshot.node,
+        "taken_at": snapshot.taken_at,
+        "items": [finding_document(f) for f in findings],
     }

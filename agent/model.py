@@ -135,6 +135,8 @@ class PodIntent:
     host_pid: bool = False
     share_process_namespace: bool = False
     container_names: tuple[str, ...] = ()
+    name: str = ""
+    namespace: str = ""
     source: str = "kubernetes"
 
 

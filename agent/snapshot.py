@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from nsinspect.agent.discovery.fds import read_fd_pins
 from nsinspect.agent.discovery.hostref import choose_host_reference
 from nsinspect.agent.discovery.mounts import read_pins
 from nsinspect.agent.discovery.procfs import ProcScanner
-from nsinspect.agent.model import ContainerIdentity, Process, ScanError, Snapshot
+from nsinspect.agent.findings import compute_findings
+from nsinspect.agent.model import PodIntent, Process, Snapshot
 from nsinspect.agent.pairing import PairingInput, pair
 from nsinspect.agent.runtimes import default_resolvers
 from nsinspect.agent.runtimes.base import RuntimeResolver
 from nsinspect.agent.runtimes.cgroups import CgroupMatch, match_cgroup
+from nsinspect.agent.runtimes.chain import IdentityChain
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,10 @@ class ScanConfig:
     proc_root: str = "/proc"
     host_root: str = "/"  # where the node's /run and /var/lib are: "/host" in a DaemonSet
     node_name: str = ""
+    # CRI sockets (node paths); None: containerd's and CRI-O's usual ones, where present.
+    cri_sockets: tuple[str, ...] | None = None
+    # runtime -> state directory (node path), where not the default; see runtimes.STATE_DIRS.
+    state_dirs: Mapping[str, str] = field(default_factory=dict)
 
 
 class ProcRootError(Exception):
@@ -32,7 +40,13 @@ class ProcRootError(Exception):
 
 
 class SnapshotBuilder:
-    def __init__(self, config: ScanConfig, resolvers: list[RuntimeResolver] | None = None) -> None:
+    def __init__(
+        self,
+        config: ScanConfig,
+        resolvers: list[RuntimeResolver] | None = None,
+        intents: Callable[[], Mapping[str, PodIntent]] | None = None,
+    ) -> None:
+        """`intents` gives the Kubernetes pod specs by pod uid, when the API is reachable."""
         if not os.path.isdir(config.proc_root):
             raise ProcRootError(
                 f"proc root {config.proc_root} does not exist or is not a directory"
@@ -40,9 +54,14 @@ class SnapshotBuilder:
         self.config = config
         self.node_name = config.node_name or os.uname().nodename
         self.scanner = ProcScanner(config.proc_root)
-        self.resolvers = default_resolvers(config.host_root) if resolvers is None else resolvers
+        self.resolvers = (
+            default_resolvers(config.host_root, config.state_dirs, config.cri_sockets)
+            if resolvers is None
+            else resolvers
+        )
+        self.identities = IdentityChain(self.resolvers)
         self._matches: dict[int, tuple[int, CgroupMatch | None]] = {}
-        self._identities: dict[str, ContainerIdentity] = {}
+        self._intents = intents
 
     def build(self) -> Snapshot:
         started = time.monotonic()
@@ -54,15 +73,17 @@ class SnapshotBuilder:
         errors = scan.errors
         host = choose_host_reference(self.scanner, scan.processes)
         pins = read_pins(self.scanner.proc_root, host.pid, errors) if host.pid else []
+        pins += read_fd_pins(self.scanner.proc_root, scan.processes, errors)
         memberships = self._memberships(scan.processes)
-        runtimes = self._identify(memberships, errors)
+        identities, runtimes = self.identities.identify(memberships, scan.processes, errors)
         result = pair(
             PairingInput(
                 processes=scan.processes,
                 memberships={pid: match.container_id for pid, match in memberships.items()},
-                identities=self._identities,
+                identities=identities,
                 host=host,
                 pins=pins,
+                intents=self._intents() if self._intents is not None else {},
             )
         )
         return Snapshot(
@@ -74,6 +95,7 @@ class SnapshotBuilder:
             pods=result.pods,
             pinned=tuple(pins),
             orphans=result.orphans,
+            findings=compute_findings(result.pods, result.orphans),
             errors=tuple(errors),
             runtimes=runtimes,
             proc_root=self.scanner.proc_root,
@@ -92,23 +114,3 @@ class SnapshotBuilder:
         for gone in self._matches.keys() - processes.keys():
             del self._matches[gone]
         return memberships
-
-    def _identify(
-        self, memberships: dict[int, CgroupMatch], errors: list[ScanError]
-    ) -> dict[str, bool]:
-        """Ask the runtimes about containers not identified yet; forget those that are gone."""
-        live = {match.container_id: match for match in memberships.values()}
-        for gone in self._identities.keys() - live.keys():
-            del self._identities[gone]
-        unknown = [match for cid, match in live.items() if cid not in self._identities]
-        available = [r for r in self.resolvers if r.available()]
-        if unknown:
-            for resolver in available:
-                resolver.refresh(errors)
-            for match in unknown:
-                for resolver in available:
-                    identity = resolver.identify(match, errors)
-                    if identity is not None:
-                        self._identities[match.container_id] = identity
-                        break
-        return {r.name: r in available for r in self.resolvers}

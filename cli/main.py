@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-import yaml
+
 from nsinspect.agent import __version__
 from nsinspect.agent.model import ALL_NS_TYPES
 from nsinspect.agent.snapshot import ScanConfig
+from nsinspect.cli.agent_command import agent
+from nsinspect.cli.doctor import doctor
+from nsinspect.cli.graph import GRAPH_FORMATS, emit_graph
 from nsinspect.cli.local import LocalSource
 from nsinspect.cli.lookup import find_pod
+from nsinspect.cli.output import emit_document
 from nsinspect.cli.permissions import permission_hint
 from nsinspect.cli.render import (
     render_namespace,
@@ -28,26 +30,21 @@ FORMATS = ("table", "wide", "json", "yaml")
 NS_ARGUMENT = re.compile(r"^(?P<type>[a-z_]+):\[?(?P<inode>\d+)\]?$")
 
 
-def output_option(func: F) -> F:
+def output_option(func: F, formats: tuple[str, ...] = FORMATS, note: str = "") -> F:
     return click.option(
         "-o",
         "--output",
-        type=click.Choice(FORMATS),
+        type=click.Choice(formats),
         default="table",
         show_default=True,
-        help="Output format, as kubectl's -o.",
+        help=f"Output format, as kubectl's -o.{note}",
     )(func)
 
 
-def emit_document(document: dict[str, Any], output: str) -> bool:
-    """Print a document as json or yaml; False when the format is a table."""
-    if output == "json":
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        return True
-    if output == "yaml":
-        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
-        return True
-    return False
+def pod_output_option(func: F) -> F:
+    """`pod` can also draw the pod."""
+    note = " dot prints a Graphviz picture of the pod; svg and png render it (need Graphviz)."
+    return output_option(func, FORMATS + GRAPH_FORMATS, note)
 
 
 def warn(message: str) -> None:
@@ -89,17 +86,21 @@ def _hint_permissions(source: LocalSource) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("-n", "--namespace", default=None, help="The pod's Kubernetes namespace.")
-@output_option
+@pod_output_option
 @click.pass_obj
 def pod(source: LocalSource, name: str, namespace: str | None, output: str) -> None:
-    """Report one pod: what each container shares with the sandbox, the host, or nobody."""
+    """Report one pod: what each container shares with the sandbox, the host, or nobody, and
+    what is inside the shared namespaces (interfaces, listening ports, hostname, IPC objects)."""
     items = source.pod_list()["items"]
     try:
         report = find_pod(items, name, namespace)
     except click.ClickException:
         _hint_permissions(source)
         raise
-    if not emit_document(report, output):
+    report = source.with_details(report)
+    if output in GRAPH_FORMATS:
+        emit_graph(report, output)
+    elif not emit_document(report, output):
         render_pod(report, wide=output == "wide")
     if any(
         v["verdict"] == "unknown" for c in report["containers"] for v in c["namespaces"].values()
@@ -167,6 +168,10 @@ def namespace_command(source: LocalSource, namespace: str, output: str) -> None:
         )
     if not emit_document(report, output):
         render_namespace(report, wide=output == "wide")
+
+
+cli.add_command(agent)
+cli.add_command(doctor)
 
 
 def main() -> None:

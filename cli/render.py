@@ -10,40 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+
+from nsinspect.cli.details import detail_lines
 from nsinspect.cli.summary import summarize
+from nsinspect.cli.table import Cell, format_table
 
 TABLE_TYPES = ("net", "ipc", "uts", "pid", "mnt", "user", "cgroup", "time")
 VERDICT_COLOUR = {"pod": "green", "host": "yellow", "other": "red", "unknown": "magenta"}
 SEVERITY_COLOUR = {"critical": "red", "warning": "yellow"}
-GAP = "   "
-
-
-class Cell(str):
-    """A table cell that remembers its colour; padding is computed on the plain text."""
-
-    colour: str | None = None
-
-    @classmethod
-    def coloured(cls, text: str, colour: str | None) -> Cell:
-        cell = cls(text)
-        cell.colour = colour
-        return cell
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns separated by three spaces, no trailing blanks (like kubectl)."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = []
-    for row in [list(headers), *rows]:
-        parts = []
-        for index, cell in enumerate(row):
-            padded = cell if index == len(row) - 1 else cell.ljust(widths[index])
-            colour = getattr(cell, "colour", None)
-            parts.append(click.style(padded, fg=colour) if colour else padded)
-        lines.append(GAP.join(parts).rstrip())
-    return lines
 
 
 def echo_lines(lines: Sequence[str]) -> None:
@@ -105,6 +79,7 @@ def render_pod(report: dict[str, Any], wide: bool = False) -> None:
     lines.extend(format_table(headers, rows))
     lines.append("")
     lines.extend(summarize(report))
+    lines.extend(detail_lines(report))
     lines.extend(_finding_lines(report.get("findings", [])))
     lines.extend(_error_lines(report.get("errors", [])))
     host = report.get("host", {})
@@ -222,4 +197,27 @@ def render_namespace(report: dict[str, Any], wide: bool = False) -> None:
     lines.extend(f"  {p['pid']:>8}  {p['comm']}" for p in shown)
     if len(shown) < len(processes):
         lines.append(f"  ... {len(processes) - len(shown)} more (-o wide shows all)")
+    echo_lines(lines)
+
+
+def render_findings(finding_list: dict[str, Any]) -> None:
+    """`nsinspect doctor`: one line per finding, worst first, and a count."""
+    items = finding_list["items"]
+    if not items:
+        click.echo(f"No findings on node {finding_list['node']}: every pod shares what it should.")
+        return
+    rows = []
+    for finding in items:
+        severity = Cell.coloured(
+            finding["severity"].upper(), SEVERITY_COLOUR.get(finding["severity"])
+        )
+        rows.append(
+            [severity, Cell(finding["code"]), Cell(_dash(finding["pod"])), Cell(finding["message"])]
+        )
+    lines = format_table(["SEVERITY", "CODE", "POD", "MESSAGE"], rows)
+    counts: dict[str, int] = {}
+    for finding in items:
+        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("critical", "warning", "info") if s in counts)
+    lines += ["", f"{len(items)} findings on node {finding_list['node']}: {summary}."]
     echo_lines(lines)

@@ -1,0 +1,98 @@
+"""`nsinspect agent`: the node daemon's command line."""
+
+from __future__ import annotations
+
+import click
+
+from nsinspect.agent import jsonlog
+from nsinspect.agent.daemon import Agent, AgentConfig
+from nsinspect.agent.snapshot import ProcRootError, ScanConfig
+from nsinspect.cli.local import LocalSource
+
+
+@click.command(name="agent")
+@click.option(
+    "--bind",
+    envvar="NSINSPECT_BIND",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address to listen on. Env: NSINSPECT_BIND.",
+)
+@click.option(
+    "--port",
+    envvar="NSINSPECT_PORT",
+    default=9977,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port for metrics and the API. Env: NSINSPECT_PORT.",
+)
+@click.option(
+    "--interval",
+    envvar="NSINSPECT_INTERVAL",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between scans. Env: NSINSPECT_INTERVAL.",
+)
+@click.option(
+    "--node-name",
+    envvar="NODE_NAME",
+    default="",
+    help="This node's name (the downward API's spec.nodeName). Env: NODE_NAME.",
+)
+@click.option(
+    "--kubeconfig",
+    envvar="NSINSPECT_KUBECONFIG",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Watch pods through this kubeconfig instead of the in-cluster service account.",
+)
+@click.option("--context", "kube_context", default=None, help="The kubeconfig context to use.")
+@click.option(
+    "--kubernetes/--no-kubernetes",
+    default=None,
+    help="Read pod specs from the API server [default: in a cluster or with --kubeconfig].",
+)
+@click.option(
+    "--log-level",
+    envvar="NSINSPECT_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(jsonlog.LEVELS),
+    help="Env: NSINSPECT_LOG_LEVEL.",
+)
+@click.pass_obj
+def agent(
+    source: LocalSource,
+    *,
+    bind: str,
+    port: int,
+    interval: float,
+    node_name: str,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    kubernetes: bool | None,
+    log_level: str,
+) -> None:
+    """Run the node agent: scan on an interval; serve /metrics, /api/v1, /healthz, /readyz."""
+    jsonlog.configure(log_level)
+    scan = ScanConfig(
+        proc_root=source.config.proc_root, host_root=source.config.host_root, node_name=node_name
+    )
+    config = AgentConfig(
+        scan=scan,
+        bind=bind,
+        port=port,
+        interval=interval,
+        kubeconfig=kubeconfig,
+        kube_context=kube_context,
+        kubernetes=kubernetes,
+    )
+    try:
+        daemon = Agent(config)
+    except ProcRootError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        daemon.run()
+    except OSError as exc:  # the port is taken, the address is not ours
+        raise click.ClickException(f"cannot listen on {bind}:{port}: {exc.strerror}") from exc

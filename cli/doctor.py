@@ -1,0 +1,36 @@
+"""`nsinspect doctor`: the findings on this node, and an exit code a script can use."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nsinspect.agent import documents
+from nsinspect.cli.local import LocalSource
+from nsinspect.cli.output import emit_document
+from nsinspect.cli.render import render_findings
+
+FAILING = ("warning", "critical")
+
+
+@click.command()
+@click.option("-n", "--namespace", default=None, help="Only findings of pods in this namespace.")
+@click.option("-A", "--all-namespaces", is_flag=True, help="All namespaces (the default).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(("table", "json", "yaml")),
+    default="table",
+    show_default=True,
+)
+@click.pass_obj
+def doctor(source: LocalSource, namespace: str | None, all_namespaces: bool, output: str) -> None:
+    """Check every pod on the node; exit 1 if any finding is a warning or worse."""
+    if namespace is not None and all_namespaces:
+        raise click.UsageError("-n and -A exclude each other")
+    document = documents.finding_list_document(source.snapshot, namespace)
+    if not emit_document(document, output):
+        render_findings(document)
+    if any(item["severity"] in FAILING for item in document["items"]):
+        sys.exit(1)

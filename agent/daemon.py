@@ -129,7 +129,10 @@ class Agent:
         return self.metrics_state.render(self._snapshot, self.boot_seconds)
 
     def pod_report(self, pod: Pod, snapshot: Snapshot) -> dict[str, Any]:
-        return documents.pod_document(pod, snapshot)
+        """The single-pod report includes what is inside its namespaces (entered on request)."""
+        from nsinspect.agent.inside.collect import pod_details  # pyroute2: ~8 MiB, only if asked
+
+        return documents.pod_document(pod, snapshot, pod_details(pod, snapshot))
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -149,7 +152,7 @@ class Agent:
         )
         threads = [
             threading.Thread(target=self.scan_loop, name="scan", daemon=True),
-            threading.Thread(target=server.serve_forever, args=(0.2,), name="http", daemon=True),
+            threading.Thread(target=server.serve_forever, args=(0.1,), name="http", daemon=True),
         ]
         if self.watcher is not None:
             threads.append(threading.Thread(target=self.watcher.run, name="kube", daemon=True))
@@ -160,7 +163,7 @@ class Agent:
         self.stop_event.wait()
         server.shutdown()
         server.server_close()
-        threads[0].join(timeout=0.5)
+        # A scan still running is left to die with the process: it only reads.
         LOG.info("agent stopped")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import click
 
 from nsinspect.agent import jsonlog
-from nsinspect.agent.daemon import Agent, AgentConfig
 from nsinspect.agent.snapshot import ProcRootError, ScanConfig
 from nsinspect.cli.local import LocalSource
 
@@ -75,9 +77,15 @@ def agent(
     log_level: str,
 ) -> None:
     """Run the node agent: scan on an interval; serve /metrics, /api/v1, /healthz, /readyz."""
+    from nsinspect.agent.daemon import Agent, AgentConfig  # the server stack, only for the agent
+
     jsonlog.configure(log_level)
     scan = ScanConfig(
-        proc_root=source.config.proc_root, host_root=source.config.host_root, node_name=node_name
+        proc_root=source.config.proc_root,
+        host_root=source.config.host_root,
+        node_name=node_name,
+        cri_sockets=source.config.cri_sockets,
+        state_dirs=source.config.state_dirs,
     )
     config = AgentConfig(
         scan=scan,
@@ -96,3 +104,7 @@ def agent(
         daemon.run()
     except OSError as exc:  # the port is taken, the address is not ours
         raise click.ClickException(f"cannot listen on {bind}:{port}: {exc.strerror}") from exc
+    # Exit at once: a scan still running would hold interpreter teardown for as long as it
+    # takes (about a second on a busy node), and the agent has nothing to save but its log.
+    logging.shutdown()
+    os._exit(0)

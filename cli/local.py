@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+
 from nsinspect.agent import documents
 from nsinspect.agent.model import Snapshot
 from nsinspect.agent.snapshot import ProcRootError, ScanConfig, SnapshotBuilder
@@ -30,6 +31,17 @@ class LocalSource:
 
     def pod_list(self) -> dict[str, Any]:
         return documents.pod_list_document(self.snapshot.pods, self.snapshot)
+
+    def with_details(self, report: dict[str, Any]) -> dict[str, Any]:
+        """The pod's report again, now with its network, UTS and IPC sections: this enters the
+        pod's namespaces, so only the single-pod report asks for it."""
+        for pod in self.snapshot.pods:
+            if pod.sandbox.id == report["sandbox"]["id"] and pod.name == report["pod"]["name"]:
+                from nsinspect.agent.inside.collect import pod_details  # pyroute2 is heavy
+
+                details = pod_details(pod, self.snapshot)
+                return documents.pod_document(pod, self.snapshot, details)
+        return report
 
     def process(self, pid: int) -> dict[str, Any] | None:
         process = self.snapshot.processes.get(pid)

@@ -1,0 +1,105 @@
+"""The real `nsinspect agent`, run as a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class AgentProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, method: str = "GET", timeout: float = 10.0) -> Response:
+        request = urllib.request.Request(self.url + path, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                return Response(reply.status, reply.headers.get("Content-Type", ""), reply.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.headers.get("Content-Type", ""), error.read())
+
+    def metrics(self) -> str:
+        return self.get("/metrics").body.decode()
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"agent exited: {self.log()}")
+            try:
+                if self.get("/readyz", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"agent not ready after {timeout} s: {self.log()}")
+
+    def wait_for_scan_after(self, moment: float, timeout: float = 20.0) -> None:
+        """Until a snapshot taken after `moment` (a time.time()) is served."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listing = self.get("/api/v1/pods")
+            if listing.status == 200 and listing.json()["taken_at"] > moment:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("no new scan")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> float:
+        """SIGTERM; returns how long the agent took to exit."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return time.monotonic() - started
+
+
+def start_agent(
+    tmp_path: Path, *args: str, interval: float = 1.0, global_args: tuple[str, ...] = ()
+) -> AgentProcess:
+    port = free_port()
+    log_path = tmp_path / f"agent-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            ["nsinspect", *global_args, "agent", "--bind", "127.0.0.1", "--port", str(port),
+             "--interval", str(interval), "--log-level", "debug", *args],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return AgentProcess(process, port, log_path)

@@ -73,7 +73,7 @@ class Agent:
         except Exception:  # the loop survives anything a scan meets; the log says what
             LOG.exception("scan failed")
             return
-        self.metrics_state.observe_scan(snapshot)
+        self.metrics_state.observe_scan(snapshot, self.boot_seconds)
         self.metrics_state.kube_api_up.set(1 if self.watcher and self.watcher.up else 0)
         self._snapshot = snapshot
         self._last_scan_monotonic = time.monotonic()
@@ -126,7 +126,7 @@ class Agent:
 
     def metrics(self) -> bytes:
         self.metrics_state.kube_api_up.set(1 if self.watcher and self.watcher.up else 0)
-        return self.metrics_state.render(self._snapshot, self.boot_seconds)
+        return self.metrics_state.render()
 
     def pod_report(self, pod: Pod, snapshot: Snapshot) -> dict[str, Any]:
         """The single-pod report includes what is inside its namespaces (entered on request)."""

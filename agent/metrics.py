@@ -182,8 +182,9 @@ class SnapshotCollector(Collector):
 class AgentMetrics:
     """The agent's own series, updated as scans happen, and the rendering of a scrape.
 
-    The snapshot part is rendered once per snapshot and reused by every scrape until the next
-    one: scrapes stay cheap whatever the number of pods.
+    The snapshot's families are rendered once, by the scan thread right after each scan, and
+    every scrape until the next scan reuses those bytes: a scrape costs the same whatever the
+    number of pods, and never waits for a render.
     """
 
     def __init__(self) -> None:
@@ -206,21 +207,16 @@ class AgentMetrics:
         )
         build.labels(__version__).set(1)
         ProcessCollector(registry=self.registry)  # the agent's own RSS, CPU, open fds
-        self._rendered: tuple[Snapshot, bytes] | None = None
+        self._snapshot_text = b""
 
-    def observe_scan(self, snapshot: Snapshot) -> None:
+    def observe_scan(self, snapshot: Snapshot, boot_seconds: float | None) -> None:
+        """Count the scan and render its families for the scrapes to come."""
         self.scan_duration.observe(snapshot.duration_seconds)
         for error in snapshot.errors:
             self.scan_errors.labels(error.stage).inc()
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(SnapshotCollector(snapshot, boot_seconds))
+        self._snapshot_text = generate_latest(registry)
 
-    def render(self, snapshot: Snapshot | None, boot_seconds: float | None) -> bytes:
-        health = generate_latest(self.registry)
-        if snapshot is None:
-            return health
-        rendered = self._rendered
-        if rendered is None or rendered[0] is not snapshot:
-            registry = CollectorRegistry(auto_describe=False)
-            registry.register(SnapshotCollector(snapshot, boot_seconds))
-            rendered = (snapshot, generate_latest(registry))
-            self._rendered = rendered
-        return rendered[1] + health
+    def render(self) -> bytes:
+        return self._snapshot_text + generate_latest(self.registry)

@@ -52,7 +52,7 @@ class AgentProcess:
     def metrics(self) -> str:
         return self.get("/metrics").body.decode()
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

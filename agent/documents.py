@@ -147,6 +147,8 @@ def pod_list_document(pods: Iterable[Pod], snapshot: Snapshot) -> Document:
         "kind": "PodList",
         "node": snapshot.node,
         "taken_at": snapshot.taken_at,
+        # Which runtimes could be read in this scan (`cri:<socket>` when the CRI answered).
+        "runtimes": dict(snapshot.runtimes),
         "items": [pod_document(pod, snapshot) for pod in pods],
     }
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from nsinspect.agent.discovery.mounts import canonical_path
 from nsinspect.agent.fallback import group_by_namespaces
 from nsinspect.agent.lineage import container_init_pid
 from nsinspect.agent.model import (
@@ -84,7 +85,10 @@ def _group_by_sandbox(
     groups: dict[tuple[str, str], list[ContainerIdentity]] = defaultdict(list)
     for container_id in pids_by_container:
         identity = identities[container_id]
-        groups[(identity.runtime, identity.sandbox_id)].append(identity)
+        # Without a known sandbox (a pod found from cgroups alone with no pause-like
+        # container), the pod uid still keeps pods apart.
+        pod_key = identity.sandbox_id or f"uid:{identity.pod_uid}"
+        groups[(identity.runtime, pod_key)].append(identity)
     return groups
 
 
@@ -112,7 +116,13 @@ def _runtime_pod(
             start_time=holder.start_time,
         )
     else:
-        sandbox = _sandbox_without_process(described_by.sandbox_id, apps, given.pins)
+        # A sandbox its runtime still describes although no process runs in it (CRI-O's
+        # pods without an infra container): its spec names the pinned namespaces.
+        recorded = given.identities.get(described_by.sandbox_id)
+        if recorded is not None and recorded.role is Role.SANDBOX:
+            sandbox_identity = recorded
+        described = [sandbox_identity, *apps] if sandbox_identity else apps
+        sandbox = _sandbox_without_process(described_by.sandbox_id, described, given.pins)
 
     containers = tuple(
         Container(
@@ -132,23 +142,43 @@ def _runtime_pod(
         sandbox=sandbox,
         containers=containers,
         intent=given.intents.get(described_by.pod_uid),
-        requested=dict(sandbox_identity.requested) if sandbox_identity else {},
+        requested=_pod_requested(sandbox_identity, apps),
     )
 
 
+def _pod_requested(
+    sandbox: ContainerIdentity | None, apps: Sequence[ContainerIdentity]
+) -> dict[str, str]:
+    """What the pod asked for: its sandbox's options, completed by what all its app
+    containers agree on (a sandbox's spec cannot tell a shared pid namespace from private)."""
+    requested = dict(sandbox.requested) if sandbox else {}
+    for ns_type in sorted({t for app in apps for t in app.requested} - set(requested)):
+        modes = {app.requested.get(ns_type) for app in apps}
+        agreed = modes.pop() if len(modes) == 1 else None
+        if agreed is not None:
+            requested[ns_type] = agreed
+    return requested
+
+
 def _sandbox_without_process(
-    sandbox_id: str, apps: Sequence[ContainerIdentity], pins: Sequence[PinnedNamespace]
+    sandbox_id: str, described: Sequence[ContainerIdentity], pins: Sequence[PinnedNamespace]
 ) -> Sandbox:
-    """A sandbox whose process is gone: pinned if bind mounts still hold what the apps joined."""
+    """A sandbox whose process is gone: pinned if bind mounts still hold what the apps joined.
+
+    `described` are the sandbox's own identity (when its runtime still describes it) and its
+    app containers; the first path found for a type wins.
+    """
     pin_by_path = {pin.path: pin for pin in pins}
     namespaces: dict[str, int | None] = {}
     pinned_paths: dict[str, str] = {}
-    for app in apps:
-        for ns_type, path in app.namespace_paths.items():
-            pin = pin_by_path.get(path)
+    for identity in described:
+        for ns_type, path in identity.namespace_paths.items():
+            if ns_type in namespaces:
+                continue
+            pin = pin_by_path.get(canonical_path(path))
             if pin is not None and pin.ns_type == ns_type:
                 namespaces[ns_type] = pin.inode
-                pinned_paths[ns_type] = path
+                pinned_paths[ns_type] = pin.path
     return Sandbox(
         id=sandbox_id,
         pid=None,

@@ -9,7 +9,7 @@ import click
 
 from nsinspect.agent import jsonlog
 from nsinspect.agent.snapshot import ProcRootError, ScanConfig
-from nsinspect.cli.local import LocalSource
+from nsinspect.cli.sources import Sources
 
 
 @click.command(name="agent")
@@ -65,7 +65,7 @@ from nsinspect.cli.local import LocalSource
 )
 @click.pass_obj
 def agent(
-    source: LocalSource,
+    sources: Sources,
     *,
     bind: str,
     port: int,
@@ -81,11 +81,11 @@ def agent(
 
     jsonlog.configure(log_level)
     scan = ScanConfig(
-        proc_root=source.config.proc_root,
-        host_root=source.config.host_root,
+        proc_root=sources.local.config.proc_root,
+        host_root=sources.local.config.host_root,
         node_name=node_name,
-        cri_sockets=source.config.cri_sockets,
-        state_dirs=source.config.state_dirs,
+        cri_sockets=sources.local.config.cri_sockets,
+        state_dirs=sources.local.config.state_dirs,
     )
     config = AgentConfig(
         scan=scan,

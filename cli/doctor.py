@@ -7,9 +7,9 @@ import sys
 import click
 
 from nsinspect.agent import documents
-from nsinspect.cli.local import LocalSource
 from nsinspect.cli.output import emit_document
 from nsinspect.cli.render import render_findings
+from nsinspect.cli.sources import Sources
 
 FAILING = ("warning", "critical")
 
@@ -25,11 +25,19 @@ FAILING = ("warning", "critical")
     show_default=True,
 )
 @click.pass_obj
-def doctor(source: LocalSource, namespace: str | None, all_namespaces: bool, output: str) -> None:
-    """Check every pod on the node; exit 1 if any finding is a warning or worse."""
+def doctor(sources: Sources, namespace: str | None, all_namespaces: bool, output: str) -> None:
+    """Check every pod on this node (remote: in the namespace, or -A in the cluster); exit 1 if
+    any finding is a warning or worse."""
     if namespace is not None and all_namespaces:
         raise click.UsageError("-n and -A exclude each other")
-    document = documents.finding_list_document(source.snapshot, namespace)
+    remote = sources.remote(output)
+    if remote is not None:
+        wanted = None if all_namespaces else (namespace or remote.default_namespace())
+        document = remote.finding_list(wanted)
+        for node, why in document["unreachable"].items():
+            click.echo(f"warning: the agent on node {node} did not answer: {why}", err=True)
+    else:
+        document = documents.finding_list_document(sources.local.snapshot, namespace)
     if not emit_document(document, output):
         render_findings(document)
     if any(item["severity"] in FAILING for item in document["items"]):

@@ -18,12 +18,16 @@ from nsinspect.cli.local import LocalSource
 from nsinspect.cli.lookup import find_pod
 from nsinspect.cli.output import emit_document
 from nsinspect.cli.permissions import permission_hint
+from nsinspect.cli.pinned import pinned_list_document, render_pinned
+from nsinspect.cli.remote import RemoteConfig
 from nsinspect.cli.render import (
     render_namespace,
     render_pod,
     render_pod_list,
     render_process,
 )
+from nsinspect.cli.runtime_options import runtime_options
+from nsinspect.cli.sources import Sources, cluster_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "wide", "json", "yaml")
@@ -51,6 +55,11 @@ def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
+def warn_unreachable(document: dict[str, Any]) -> None:
+    for node, why in document.get("unreachable", {}).items():
+        warn(f"the agent on node {node} did not answer: {why}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--proc-root",
@@ -69,12 +78,38 @@ def warn(message: str) -> None:
     help="Where the node's / is, for runtime state (/host in a DaemonSet). "
     "Env: NSINSPECT_HOST_ROOT.",
 )
+@runtime_options
+@cluster_options
 @click.version_option(__version__, prog_name="nsinspect")
 @click.pass_context
-def cli(ctx: click.Context, proc_root: str, host_root: str) -> None:
+def cli(
+    ctx: click.Context,
+    *,
+    proc_root: str,
+    host_root: str,
+    cri_sockets: tuple[str, ...],
+    runtime_state: dict[str, str],
+    kubeconfig: str | None,
+    kube_context: str | None,
+    force_local: bool,
+    agent_namespace: str,
+    request_timeout: float,
+) -> None:
     """Which Linux namespaces do a pod's containers share: with the pod's pause container, with
-    the host, with another pod, or with nobody?"""
-    ctx.obj = LocalSource(ScanConfig(proc_root=proc_root, host_root=host_root))
+    the host, with another pod, or with nobody?
+
+    Reports come from this node's /proc, or, where a cluster is configured (a kubeconfig),
+    from the nsinspect agent on the pod's node through the API server."""
+    local = LocalSource(
+        ScanConfig(
+            proc_root=proc_root,
+            host_root=host_root,
+            cri_sockets=cri_sockets or None,
+            state_dirs=runtime_state,
+        )
+    )
+    remote = RemoteConfig(kubeconfig, kube_context, agent_namespace, timeout=request_timeout)
+    ctx.obj = Sources(local, remote, force_local)
 
 
 def _hint_permissions(source: LocalSource) -> None:
@@ -88,24 +123,32 @@ def _hint_permissions(source: LocalSource) -> None:
 @click.option("-n", "--namespace", default=None, help="The pod's Kubernetes namespace.")
 @pod_output_option
 @click.pass_obj
-def pod(source: LocalSource, name: str, namespace: str | None, output: str) -> None:
+def pod(sources: Sources, name: str, namespace: str | None, output: str) -> None:
     """Report one pod: what each container shares with the sandbox, the host, or nobody, and
     what is inside the shared namespaces (interfaces, listening ports, hostname, IPC objects)."""
+    remote = sources.remote(output)
+    if remote is not None:
+        report = remote.pod_report(name, namespace)
+    else:
+        report = _local_pod_report(sources.local, name, namespace)
+    if output in GRAPH_FORMATS:
+        emit_graph(report, output)
+    elif not emit_document(report, output):
+        render_pod(report, wide=output == "wide")
+    if remote is None and any(
+        v["verdict"] == "unknown" for c in report["containers"] for v in c["namespaces"].values()
+    ):
+        _hint_permissions(sources.local)
+
+
+def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> dict[str, Any]:
     items = source.pod_list()["items"]
     try:
         report = find_pod(items, name, namespace)
     except click.ClickException:
         _hint_permissions(source)
         raise
-    report = source.with_details(report)
-    if output in GRAPH_FORMATS:
-        emit_graph(report, output)
-    elif not emit_document(report, output):
-        render_pod(report, wide=output == "wide")
-    if any(
-        v["verdict"] == "unknown" for c in report["containers"] for v in c["namespaces"].values()
-    ):
-        _hint_permissions(source)
+    return source.with_details(report)
 
 
 @cli.command()
@@ -113,24 +156,34 @@ def pod(source: LocalSource, name: str, namespace: str | None, output: str) -> N
 @click.option("-A", "--all-namespaces", is_flag=True, help="All namespaces (the default).")
 @output_option
 @click.pass_obj
-def pods(source: LocalSource, namespace: str | None, all_namespaces: bool, output: str) -> None:
-    """List every pod on this node and how much its containers share."""
+def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: str) -> None:
+    """List every pod on this node (remote: in the namespace, or -A in the cluster) and how
+    much its containers share."""
     if namespace is not None and all_namespaces:
         raise click.UsageError("-n and -A exclude each other")
-    document = source.pod_list()
-    if namespace is not None:
-        document["items"] = [i for i in document["items"] if i["pod"]["namespace"] == namespace]
+    remote = sources.remote(output)
+    if remote is not None:
+        wanted = None if all_namespaces else (namespace or remote.default_namespace())
+        document = remote.pod_list(wanted)
+        warn_unreachable(document)
+    else:
+        document = sources.local.pod_list()
+        if namespace is not None:
+            items = document["items"]
+            document["items"] = [i for i in items if i["pod"]["namespace"] == namespace]
     if not emit_document(document, output):
         render_pod_list(document, wide=output == "wide")
-    _hint_permissions(source)
+    if remote is None:
+        _hint_permissions(sources.local)
 
 
 @cli.command()
 @click.argument("pid", type=click.IntRange(min=1))
 @output_option
 @click.pass_obj
-def pid(source: LocalSource, pid: int, output: str) -> None:
-    """Show one process's namespaces and the pod it belongs to."""
+def pid(sources: Sources, pid: int, output: str) -> None:
+    """Show one process's namespaces and the pod it belongs to (on this node)."""
+    source = sources.local
     report = source.process(pid)
     if report is None:
         raise click.ClickException(f"no process {pid} under {source.config.proc_root}")
@@ -155,11 +208,18 @@ def parse_namespace_argument(value: str) -> tuple[str, int]:
 
 
 @cli.command(name="ns")
-@click.argument("namespace")
+@click.argument("namespace", required=False)
 @output_option
 @click.pass_obj
-def namespace_command(source: LocalSource, namespace: str, output: str) -> None:
-    """Show who is in one namespace (TYPE:INODE): processes, pods, pins."""
+def namespace_command(sources: Sources, namespace: str | None, output: str) -> None:
+    """Show who is in one namespace (TYPE:INODE) on this node: processes, pods, pins. Without
+    TYPE:INODE, list the pinned namespaces and the orphans among them."""
+    source = sources.local
+    if namespace is None:
+        pinned = pinned_list_document(source.snapshot)
+        if not emit_document(pinned, output):
+            render_pinned(pinned, wide=output == "wide")
+        return
     ns_type, inode = parse_namespace_argument(namespace)
     report = source.namespace(ns_type, inode)
     if not report["processes"] and not report["pins"]:

@@ -5,25 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-CAP_SYS_PTRACE = 19
-CAP_SYS_ADMIN = 21
+from nsinspect.agent.inside.capabilities import CAP_SYS_PTRACE, has_capability
+
 DENIED = ("EACCES", "EPERM")
-
-
-def effective_capabilities() -> int:
-    """The CapEff mask of this process (0 where it cannot be read)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("CapEff:"):
-                    return int(line.split()[1], 16)
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def has_capability(capability: int) -> bool:
-    return bool(effective_capabilities() >> capability & 1)
 
 
 def denied_pids(errors: list[dict[str, Any]]) -> set[int]:

@@ -7,6 +7,9 @@ import shutil
 
 import pytest
 
+# The real CRI node's session fixtures (`cri_node`, `cri_pods`).
+pytest_plugins = ["harness.cri_fixtures"]
+
 NEEDS = {
     "root": (lambda: os.geteuid() == 0, "needs root"),
     "podman": (lambda: shutil.which("podman") is not None, "needs podman (apt-get install podman)"),
@@ -17,6 +20,10 @@ NEEDS = {
     "prometheus": (
         lambda: shutil.which("prometheus") is not None,
         "needs prometheus (apt-get install prometheus)",
+    ),
+    "kubectl": (
+        lambda: shutil.which("kubectl") is not None,
+        "needs kubectl (deploy/test-tools.sh installs it)",
     ),
 }
 

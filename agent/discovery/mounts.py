@@ -13,6 +13,12 @@ from nsinspect.agent.discovery.procfs import parse_ns_link
 from nsinspect.agent.model import PinnedNamespace, ScanError
 
 
+def canonical_path(path: str) -> str:
+    """A pin path as the mount table shows it: `/var/run` is a symlink to `/run` on every
+    modern distribution, so CRI-O's `/var/run/netns/<id>` in a spec is `/run/netns/<id>` there."""
+    return "/run/" + path[len("/var/run/") :] if path.startswith("/var/run/") else path
+
+
 def _unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as octal (`\\040`)."""
     if "\\" not in field:

@@ -3,7 +3,9 @@
 The proc root is `/proc` on a node and `/host/proc` in a DaemonSet. Reading is the hot path of
 every scan, so it stays close to the syscalls: one read of `stat`, one readlink per namespace
 link. What cannot change while a process keeps its pid and start time (its cgroup) is cached
-across scans; the namespace links are read every time, since setns(2) can move a process.
+across scans; the namespace links are read every time, since setns(2) can move a process. A
+process whose stat identity and links read exactly as in the previous scan is the same `Process`
+object again: no parsing, no new objects, and later steps can tell that nothing changed.
 
 Nothing here raises for a process: a process that exits mid-scan, a zombie, an unreadable link or
 a malformed file becomes a `ScanError` and the scan goes on.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nsinspect.agent.model import ALL_NS_TYPES, Process, ScanError
 
@@ -21,8 +24,10 @@ PF_KTHREAD = 0x00200000  # task flag of kernel threads (include/linux/sched.h)
 KTHREADD_PID = 2
 
 
-@dataclass(frozen=True, slots=True)
-class StatLine:
+class StatLine(NamedTuple):
+    """The fields of `/proc/<pid>/stat` a scan uses. A tuple, not a frozen dataclass: one is
+    built per process per scan, and a frozen dataclass costs several times more to build."""
+
     pid: int
     comm: str
     state: str
@@ -44,15 +49,16 @@ def parse_stat(text: str) -> StatLine:
     """
     open_paren = text.index("(")
     close_paren = text.rindex(")")
-    fields = text[close_paren + 2 :].split()
-    # Fields after the comm start at field 3 (state); see proc(5).
+    # Fields after the comm start at field 3 (state); see proc(5). Only the first 20 are used,
+    # so the other 30 are left unsplit.
+    fields = text[close_paren + 2 :].split(maxsplit=20)
     return StatLine(
-        pid=int(text[:open_paren]),
-        comm=text[open_paren + 1 : close_paren],
-        state=fields[0],
-        ppid=int(fields[1]),
-        flags=int(fields[6]),
-        start_time=int(fields[19]),
+        int(text[:open_paren]),
+        text[open_paren + 1 : close_paren],
+        fields[0],
+        int(fields[1]),
+        int(fields[6]),
+        int(fields[19]),
     )
 
 
@@ -84,12 +90,17 @@ def parse_ns_link(target: str) -> int:
     return int(target[start + 1 : -1])
 
 
-def _read_small(path: str) -> str:
+def _read_small(path: str, size: int = 65536) -> str:
     fd = os.open(path, os.O_RDONLY)
     try:
-        return os.read(fd, 65536).decode("utf-8", "replace")
+        return os.read(fd, size).decode("utf-8", "replace")
     finally:
         os.close(fd)
+
+
+# A stat line is at most ~1,100 bytes (a 64-byte comm, 50 numbers): a 4 KiB read gets it whole
+# without allocating the 64 KiB buffer that every read of a larger file would.
+STAT_READ_SIZE = 4096
 
 
 def read_namespaces(
@@ -124,6 +135,8 @@ class ProcScanner:
         self.ns_types = self._present_ns_types()
         # pid -> (start_time, cgroup paths): valid while the pid keeps its start time.
         self._cgroups: dict[int, tuple[int, tuple[str, ...]]] = {}
+        # pid -> (its raw namespace links, the Process built from them) as the last scan saw it.
+        self._previous: dict[int, tuple[tuple[str, ...], Process]] = {}
 
     def _present_ns_types(self) -> tuple[str, ...]:
         """The namespace types this kernel shows, in display order."""
@@ -148,13 +161,15 @@ class ProcScanner:
                 result.processes[pid] = process
         for gone in self._cgroups.keys() - seen:
             del self._cgroups[gone]
+        for gone in self._previous.keys() - result.processes.keys():
+            del self._previous[gone]
         return result
 
     def read_process(self, pid: int, errors: list[ScanError]) -> Process | None:
         """One process, or None (with the reason appended to `errors`) when it cannot be read."""
         base = f"{self.proc_root}/{pid}"
         try:
-            stat = parse_stat(_read_small(f"{base}/stat"))
+            stat = parse_stat(_read_small(f"{base}/stat", STAT_READ_SIZE))
         except FileNotFoundError:
             errors.append(ScanError("stat", "vanished", pid))
             return None
@@ -170,16 +185,40 @@ class ProcScanner:
             errors.append(ScanError("stat", "zombie", pid))
             return None
 
-        namespaces, ns_errors = read_namespaces(base, self.ns_types)
-        if not namespaces and not os.path.exists(base):
-            errors.append(ScanError("ns", "vanished", pid))
-            return None
-        errors.extend(
-            ScanError("ns", reason, pid, f"{base}/ns/{t}") for t, reason in ns_errors.items()
-        )
+        # The common case in one go: every link reads. Any error takes the careful path below,
+        # which tells a vanished process from an unreadable or absent link.
+        prefix = f"{base}/ns/"
+        try:
+            links = tuple([os.readlink(prefix + ns_type) for ns_type in self.ns_types])
+        except OSError:
+            links = ()
+        namespaces: dict[str, int | None] | None = None
+        ns_errors: dict[str, str] = {}
+        if links:
+            previous = self._previous.get(pid)
+            if previous is not None and previous[0] == links:
+                known = previous[1]
+                if (known.start_time, known.ppid, known.comm) == (
+                    stat.start_time,
+                    stat.ppid,
+                    stat.comm,
+                ):
+                    return known
+            try:
+                namespaces = {t: parse_ns_link(link) for t, link in zip(self.ns_types, links)}
+            except ValueError:
+                links = ()
+        if namespaces is None:
+            namespaces, ns_errors = read_namespaces(base, self.ns_types)
+            if not namespaces and not os.path.exists(base):
+                errors.append(ScanError("ns", "vanished", pid))
+                return None
+            errors.extend(
+                ScanError("ns", reason, pid, f"{base}/ns/{t}") for t, reason in ns_errors.items()
+            )
 
         cgroup_paths = self._cgroup_paths(pid, stat.start_time, base, errors)
-        return Process(
+        process = Process(
             pid=pid,
             ppid=stat.ppid,
             comm=stat.comm,
@@ -188,6 +227,10 @@ class ProcScanner:
             namespaces=namespaces,
             ns_errors=ns_errors,
         )
+        # Only a process read without any error is reused: errors are reported again each scan.
+        if links and self._cgroups.get(pid, (None,))[0] == stat.start_time:
+            self._previous[pid] = (links, process)
+        return process
 
     def _cgroup_paths(
         self, pid: int, start_time: int, base: str, errors: list[ScanError]

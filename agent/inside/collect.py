@@ -11,16 +11,30 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
+from nsinspect.agent.documents import pod_pids
 from nsinspect.agent.inside import ipc, uts
-from nsinspect.agent.inside.capabilities import CAP_SYS_ADMIN, errno_name, lacking
+from nsinspect.agent.inside.capabilities import (
+    CAP_SYS_ADMIN,
+    CAP_SYS_PTRACE,
+    errno_name,
+    has_capability,
+    lacking,
+)
 from nsinspect.agent.inside.interfaces import describe, nsid_of, rtnl_session
 from nsinspect.agent.inside.model import NetnsView, NetworkDetails, PodDetails
 from nsinspect.agent.inside.nsread import InsideRead, read_inside
 from nsinspect.agent.inside.peers import NodeSide, link_peers
 from nsinspect.agent.inside.procnet import procfs_view
-from nsinspect.agent.inside.sockets import PodProcess, attach_owners, find_owners, read_listening
+from nsinspect.agent.inside.sockets import (
+    PodProcess,
+    attach_owners,
+    find_owners,
+    missing_owner_reason,
+    read_listening,
+)
 from nsinspect.agent.model import Pod, Snapshot
 
 
@@ -39,19 +53,22 @@ def own_net_inode() -> int | None:
 
 
 def holder_pid(pod: Pod, ns_type: str) -> int | None:
-    """A process in the pod's namespace of `ns_type`: the sandbox, else a container in it."""
+    """A process in the pod's namespace of `ns_type`: the sandbox, else a container known to be
+    in it, else (the sandbox gone, its namespace unknown) the first running container."""
     if pod.sandbox.pid is not None:
         return pod.sandbox.pid
-    for container in pod.containers:
+    running = [c for c in pod.containers if c.pid is not None]
+    for container in running:
         verdict = container.namespaces.get(ns_type)
-        if container.pid is not None and verdict is not None and verdict.shared_with_sandbox:
+        if verdict is not None and verdict.shared_with_sandbox:
             return container.pid
-    return None
+    return running[0].pid if running else None
 
 
 def members(pod: Pod, ns_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """App containers known to be in the pod's namespace of a type, and those known not to be."""
-    inside, outside = [], []
+    inside: list[str] = []
+    outside: list[str] = []
     for container in pod.containers:
         verdict = container.namespaces.get(ns_type)
         if verdict is None or verdict.inode is None:
@@ -60,11 +77,13 @@ def members(pod: Pod, ns_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(inside), tuple(outside)
 
 
-def _try_nsid(session: Any, ns_path: str) -> int | None:
+def _try_nsid(session: Any, ns_path: str) -> tuple[int | None, str]:
+    """The id, or None and why: an id is a refinement, matching falls back to indexes."""
     try:
-        return nsid_of(session, ns_path)
-    except Exception:  # an id is a refinement: matching falls back to indexes
-        return None
+        nsid = nsid_of(session, ns_path)
+    except Exception as exc:  # OSError opening the path, NetlinkError from the kernel
+        return None, f"{ns_path}: {_reason(exc)}"
+    return nsid, "" if nsid is not None else "the node has given it no id"
 
 
 def _pod_view(
@@ -75,7 +94,7 @@ def _pod_view(
     if why is None:
         try:
             with rtnl_session(f"{snapshot.proc_root}/{pid}/ns/net", own) as session:
-                return describe(session), _try_nsid(session, node_path)
+                return describe(session), _try_nsid(session, node_path)[0]
         except Exception as exc:  # pyroute2 raises OSError, NetlinkError, TimeoutError, ...
             why = f"entering the pod's network namespace failed: {_reason(exc)}"
     return procfs_view(snapshot.proc_root, pid, why), None
@@ -89,13 +108,16 @@ def _node_side(snapshot: Snapshot, pod_path: str, own_inode: int | None) -> Node
         try:
             with rtnl_session(f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net", own) as session:
                 view = describe(session)
-                return NodeSide(view, host_inode, _try_nsid(session, pod_path), None)
+                pod_nsid, nsid_missing = _try_nsid(session, pod_path)
+                return NodeSide(view, host_inode, pod_nsid, None, nsid_missing=nsid_missing)
         except Exception as exc:  # as in _pod_view
             why = f"reading the node's network namespace failed: {_reason(exc)}"
     return NodeSide(None, host_inode, None, None, why)
 
 
-def _socket_groups(pod: Pod, snapshot: Snapshot, ns_inode: int | None) -> Iterator[list[PodProcess]]:
+def _socket_groups(
+    pod: Pod, snapshot: Snapshot, ns_inode: int | None
+) -> Iterator[list[PodProcess]]:
     """Who may own a socket, best first: the pod's containers and sandbox, then the rest of the
     namespace (another pod in it, the host's own processes for hostNetwork)."""
     comm = {pid: p.comm for pid, p in snapshot.processes.items()}
@@ -110,23 +132,20 @@ def _socket_groups(pod: Pod, snapshot: Snapshot, ns_inode: int | None) -> Iterat
     if ns_inode is None:
         return
     taken = {p.pid for p in own}
-    other_pods = {pid: other.key for other in snapshot.pods for pid in _pod_pids(other)}
+    other_pods = {pid: other.key for other in snapshot.pods for pid in pod_pids(other)}
     host_network = ns_inode == snapshot.host.namespaces.get("net")
-    yield [
-        PodProcess(
-            pid,
-            "other-pod" if pid in other_pods else ("host" if host_network else "outside"),
-            pod=other_pods.get(pid, ""),
-            process=process.comm,
-        )
-        for pid, process in sorted(snapshot.processes.items())
-        if pid not in taken and process.namespaces.get("net") == ns_inode
-    ]
-
-
-def _pod_pids(pod: Pod) -> list[int]:
-    pids = [pid for container in pod.containers for pid in container.pids]
-    return pids if pod.sandbox.pid is None else [pod.sandbox.pid, *pids]
+    # Processes whose namespace is unknown may hold a socket too: try them last.
+    for in_namespace in (ns_inode, None):
+        yield [
+            PodProcess(
+                pid,
+                "other-pod" if pid in other_pods else ("host" if host_network else "outside"),
+                pod=other_pods.get(pid, ""),
+                process=process.comm,
+            )
+            for pid, process in sorted(snapshot.processes.items())
+            if pid not in taken and process.namespaces.get("net") == in_namespace
+        ]
 
 
 def network_details(pod: Pod, snapshot: Snapshot, seconds: dict[str, float]) -> NetworkDetails:
@@ -140,12 +159,14 @@ def network_details(pod: Pod, snapshot: Snapshot, seconds: dict[str, float]) -> 
         return NetworkDetails(ns_inode, None, host_network, "", (), (), (), inside, outside, why)
     own_inode = own_net_inode()
     node_path = f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net"
-    view, node_nsid = _pod_view(snapshot, pid, own_inode is not None and own_inode == ns_inode, node_path)
+    view, node_nsid = _pod_view(
+        snapshot, pid, own_inode is not None and own_inode == ns_inode, node_path
+    )
     unavailable = dict(view.unavailable)
     interfaces = view.interfaces
     if not host_network:
         node = _node_side(snapshot, f"{snapshot.proc_root}/{pid}/ns/net", own_inode)
-        interfaces = link_peers(view, NodeSide(node.view, node.ns_inode, node.pod_nsid, node_nsid, node.unavailable))
+        interfaces = link_peers(view, replace(node, node_nsid=node_nsid))
         if node.unavailable:
             unavailable["peer"] = node.unavailable
     seconds["network"] = time.perf_counter() - started
@@ -156,7 +177,8 @@ def network_details(pod: Pod, snapshot: Snapshot, seconds: dict[str, float]) -> 
     owners, unreadable = find_owners(
         snapshot.proc_root, {e.inode for e in entries}, _socket_groups(pod, snapshot, ns_inode)
     )
-    listening = attach_owners(entries, owners, unreadable)
+    missing = missing_owner_reason(unreadable, has_capability(CAP_SYS_PTRACE))
+    listening = attach_owners(entries, owners, missing)
     seconds["sockets"] = time.perf_counter() - started
     return NetworkDetails(
         ns_inode=ns_inode,

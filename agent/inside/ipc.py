@@ -79,9 +79,7 @@ def count_posix_queues(
     try:
         host_devices = {m.device for m in _mqueue_mounts(proc_root, host_pid)}
     except OSError as exc:
-        host_devices = set()
-        if not host_ipc:
-            return PosixCount(None, reason=denied_reason(exc, "the node's mountinfo"))
+        return PosixCount(None, reason=denied_reason(exc, "the node's mountinfo"))
     last_error = "no process of the pod has an mqueue filesystem mounted"
     for pid in candidates:
         try:

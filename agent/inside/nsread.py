@@ -22,9 +22,9 @@ import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from nsinspect.agent.inside.capabilities import denied_reason
+from nsinspect.agent.inside.capabilities import denied_reason, errno_name
 
 # setns(2) nstype flags (include/uapi/linux/sched.h)
 NS_FLAGS = {"ipc": 0x08000000, "uts": 0x04000000, "net": 0x40000000}
@@ -55,7 +55,7 @@ def read_inside(
         child = os.fork()
     except OSError as exc:
         _close_all([*fds.values(), read_end, write_end])
-        return InsideRead(error=f"fork: {errno.errorcode.get(exc.errno or 0, str(exc))}")
+        return InsideRead(error=f"fork: {errno_name(exc)}")
     if child == 0:
         os.close(read_end)
         _child(write_end, fds, paths)
@@ -99,7 +99,7 @@ def _child(write_end: int, fds: Mapping[str, int], paths: Sequence[str]) -> NoRe
         os._exit(status)
 
 
-def _receive(read_end: int, child: int, timeout: float) -> dict[str, object] | str:
+def _receive(read_end: int, child: int, timeout: float) -> dict[str, Any] | str:
     """The child's reply, or the reason there is none. Always reaps the child."""
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []

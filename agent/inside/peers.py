@@ -23,6 +23,7 @@ class NodeSide:
     pod_nsid: int | None  # the id the node gives the pod's namespace
     node_nsid: int | None  # the id the pod's namespace gives the node's
     unavailable: str = ""  # why `view` is None
+    nsid_missing: str = ""  # why `pod_nsid` is None
 
 
 def may_have_peer(interface: Interface) -> bool:
@@ -55,7 +56,9 @@ def resolve_peer(interface: Interface, node: NodeSide) -> Peer:
         )
     if node.pod_nsid is None and interface.link_index is None:
         return replace(
-            unresolved, unresolved="the node gives the pod's namespace no id: ambiguous by index"
+            unresolved,
+            unresolved="telling the node's veths apart needs the id the node gives the pod's "
+            f"namespace: {node.nsid_missing or 'unknown'}",
         )
     candidates = [
         theirs

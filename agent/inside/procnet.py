@@ -22,7 +22,6 @@ RTF_UP = 0x1
 RTF_GATEWAY = 0x2
 RTF_REJECT = 0x200
 RTF_LOCAL = 0x80000000
-WITHOUT_ENTERING = "not shown by /proc/<pid>/net; reading it means entering the namespace"
 
 
 def decode_address(hex_address: str, family: str) -> str:
@@ -135,8 +134,8 @@ def assign_ipv4(addresses: list[str], connected: list[tuple[str, str]]) -> dict[
 
 def procfs_view(proc_root: str, pid: int, why_not_entered: str) -> NetnsView:
     texts: dict[str, str] = {}
-    unavailable = {"state": WITHOUT_ENTERING, "mtu": WITHOUT_ENTERING, "mac": WITHOUT_ENTERING}
-    unavailable["netlink"] = why_not_entered
+    missing = f"{why_not_entered} (/proc/<pid>/net, read instead, does not show them)"
+    unavailable = {"state": missing, "mtu": missing, "mac": missing}
     for name in FILES:
         try:
             with open(f"{proc_root}/{pid}/net/{name}", encoding="ascii", errors="replace") as file:
@@ -150,7 +149,9 @@ def procfs_view(proc_root: str, pid: int, why_not_entered: str) -> NetnsView:
         indexes.setdefault(name, index)
         ipv6.setdefault(name, []).append(cidr)
     ipv4_routes = parse_route(texts["route"])
-    connected = [(cidr, r.interface or "") for r, flags, cidr in ipv4_routes if not flags & RTF_GATEWAY]
+    connected = [
+        (cidr, r.interface or "") for r, flags, cidr in ipv4_routes if not flags & RTF_GATEWAY
+    ]
     ipv4 = assign_ipv4(parse_fib_trie_locals(texts["fib_trie"]), connected)
     interfaces = tuple(
         Interface(

@@ -144,17 +144,21 @@ def find_owners(
     return owners, unreadable
 
 
+def missing_owner_reason(unreadable: Mapping[int, str], ptrace_held: bool) -> str:
+    """Why a socket has no owner: unreadable fd links, or no process holding it at all."""
+    if not unreadable:
+        return "no process in this network namespace holds it"
+    reasons = ", ".join(sorted(set(unreadable.values())))
+    count = f"{len(unreadable)} process{'es' if len(unreadable) > 1 else ''}"
+    reason = f"the fd links of {count} were unreadable ({reasons})"
+    denied = any(r in ("EACCES", "EPERM") for r in unreadable.values())
+    return reason + ("; reading them needs CAP_SYS_PTRACE" if denied and not ptrace_held else "")
+
+
 def attach_owners(
-    entries: list[SocketEntry], owners: Mapping[int, PodProcess], unreadable: Mapping[int, str]
+    entries: list[SocketEntry], owners: Mapping[int, PodProcess], missing: str
 ) -> tuple[Listening, ...]:
-    """Listening records: each socket with its owner, or why the owner is unknown."""
-    if unreadable:
-        reasons = ", ".join(sorted(set(unreadable.values())))
-        missing = f"fd links of {len(unreadable)} processes unreadable ({reasons})"
-        if any(r in ("EACCES", "EPERM") for r in unreadable.values()):
-            missing += "; reading them needs CAP_SYS_PTRACE"
-    else:
-        missing = "no process in this network namespace holds it"
+    """Listening records: each socket with its owner, or `missing` as the reason there is none."""
     records = []
     for entry in entries:
         holder = owners.get(entry.inode)

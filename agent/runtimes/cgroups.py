@@ -3,7 +3,8 @@
 Covers kubelet's two cgroup drivers on cgroup v1 and v2, containerd without a kubelet parent,
 and podman's pods:
 
-    cgroupfs  /kubepods/besteffort/pod<uid>/<id>   /kubepods/pod<uid>/crio-<id>   /k8s.io/<id>
+    cgroupfs  /kubepods/besteffort/pod<uid>/<id>   /kubepods/pod<uid>/crio-<id> (Guaranteed: no
+              QoS part)   /k8s.io/<id> (containerd without a cgroup parent)
     systemd   /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid_>.slice/
                   cri-containerd-<id>.scope | crio-<id>.scope | docker-<id>.scope
     podman    /libpod_parent/<pod id>/libpod-<id>
@@ -59,12 +60,17 @@ def match_cgroup_path(path: str) -> CgroupMatch | None:
         prefix = found.group("prefix") or ""
         # In the colon form the pod's slice is the part before the first colon.
         parents = components[:index] + [component.split(":")[0]] * (":" in component)
+        pod_uid = _pod_uid(parents)
         return CgroupMatch(
             container_id=found.group("id"),
             runtime_hint=RUNTIME_BY_PREFIX.get(prefix, ""),
-            pod_uid=_pod_uid(parents),
+            pod_uid=pod_uid,
             podman_pod_id=_podman_pod_id(parents) if prefix == "libpod" else "",
-            kubelet_layout=any(p.startswith("kubepods") for p in parents),
+            # `kubepods`, `kubepods.slice`, `kubepods-besteffort.slice`, and under a
+            # --cgroup-root such as kind's `/kubelet`: `kubelet-kubepods.slice`. Seen from a
+            # cgroup namespace rooted inside kubepods (`/../pod<uid>/<id>`), the pod's own
+            # component is all that is left of the layout.
+            kubelet_layout=bool(pod_uid) or any("kubepods" in p for p in parents),
         )
     return None
 

@@ -41,12 +41,13 @@ class PodmanResolver:
     def available(self) -> bool:
         return os.path.isdir(f"{self.graph_root}/libpod")
 
-    def refresh(self, errors: list[ScanError]) -> None:
+    def refresh(self, errors: list[ScanError]) -> bool:
         libpod = f"{self.graph_root}/libpod"
         if self._changed([f"{libpod}/bolt_state.db", f"{libpod}/db.sql"]):
             self._pods = read_podman_pods(libpod, errors)
         if self._changed(self._container_lists()):
             self._names = self._read_names(errors)
+        return True
 
     def _container_lists(self) -> list[str]:
         return sorted(glob.glob(f"{self.graph_root}/*-containers/containers.json"))

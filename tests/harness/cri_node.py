@@ -10,9 +10,8 @@ removes what it created: pod cgroups, leftover netns mounts, the CNI bridge, run
 
 from __future__ import annotations
 
-import os
+import json
 import resource
-import shutil
 import signal
 import subprocess
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import grpc
 
 from harness import cri_harness_pb2 as w
+from harness.cri_config import write_config
 from harness.cri_teardown import Leftovers, end_processes, remove_leftovers, snapshot_leftovers
 from harness.oci_images import (
     BUSYBOX_IMAGE,
@@ -36,53 +36,6 @@ from nsinspect.agent.cri import runtime_v1_pb2 as r
 from nsinspect.agent.cri import runtime_v1_pb2_grpc as r_grpc
 
 MODES = {"POD": r.POD, "CONTAINER": r.CONTAINER, "NODE": r.NODE, "TARGET": r.TARGET}
-
-CONFIG_TOML = """version = 2
-root = "{lab}/root"
-state = "{lab}/state"
-oom_score = 0
-[grpc]
-  address = "{lab}/containerd.sock"
-[ttrpc]
-  address = "{lab}/containerd.sock.ttrpc"
-[debug]
-  address = "{lab}/containerd-debug.sock"
-  level = "info"
-[metrics]
-  address = ""
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "{pause}"
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    enable_selinux = false
-    disable_apparmor = true
-    # The CRI sandbox asks oom_score_adj -998; this machine lacks CAP_SYS_RESOURCE for that.
-    restrict_oom_score_adj = true
-    max_container_log_line_size = 16384
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      snapshotter = "overlayfs"
-      default_runtime_name = "runc"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          BinaryName = "{runc}"
-          SystemdCgroup = false
-          Root = "{lab}/runc"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "{lab}/net.d"
-      max_conf_num = 1
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "{lab}/opt"
-"""
-
-CNI_CONFLIST = """{{"cniVersion": "1.0.0", "name": "{network}",
- "plugins": [{{"type": "bridge", "bridge": "{bridge}", "isGateway": true, "ipMasq": false,
-   "hairpinMode": true,
-   "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{subnet}"}}]],
-            "routes": [{{"dst": "0.0.0.0/0"}}], "dataDir": "{lab}/cni-ipam"}}}}]}}
-"""
 
 
 @dataclass(frozen=True)
@@ -122,6 +75,9 @@ class CriNode:
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: grpc.Channel | None = None
         self.pods: list[CriPod] = []
+        # Everything this node ever made outside its directory, for teardown.
+        self.made_uids: list[str] = []
+        self.made_netns: list[str] = []
         self.up_seconds = 0.0
         self.down_seconds = 0.0
         self._leftovers: Leftovers | None = None
@@ -131,44 +87,35 @@ class CriNode:
     def start(self) -> None:
         started = time.monotonic()
         self._leftovers = snapshot_leftovers()
-        for sub in ("net.d", "images", "logs", "pods"):
+        for sub in ("images", "logs", "pods"):
             (self.lab / sub).mkdir(parents=True, exist_ok=True)
-        runc = shutil.which("runc") or "/usr/sbin/runc"
-        (self.lab / "config.toml").write_text(
-            CONFIG_TOML.format(lab=self.lab, pause=PAUSE_IMAGE, runc=runc)
-        )
-        (self.lab / "net.d" / "10-nsi-bridge.conflist").write_text(
-            CNI_CONFLIST.format(
-                network=f"nsi-net-{self.bridge}",
-                bridge=self.bridge,
-                subnet=self.subnet,
-                lab=self.lab,
-            )
-        )
+        config = write_config(self.lab, self.bridge, self.subnet)
         write_oci_archive(
             self.lab / "images" / "pause.tar", PAUSE_IMAGE, pause_content(self.lab / "images")
         )
         write_oci_archive(self.lab / "images" / "busybox.tar", BUSYBOX_IMAGE, busybox_content())
         log = open(self.lab / "logs" / "containerd.log", "wb")  # noqa: SIM115 - lives with the daemon
         self.process = subprocess.Popen(
-            ["containerd", "--config", str(self.lab / "config.toml")],
+            ["containerd", "--config", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_raise_nofile_to_hard_limit,
         )
         log.close()
+        # CRI specs carry no rlimits: containers inherit the shim's, which inherits containerd's
+        # (its shims start later, with the pods). Never more than the hard limit we have.
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.prlimit(self.process.pid, resource.RLIMIT_NOFILE, (hard, hard))
         self.channel = grpc.insecure_channel(f"unix://{self.socket}")
         self._wait_ready()
         for image in ("pause.tar", "busybox.tar"):
-            subprocess.run(
-                ["ctr", "--address", self.socket, "-n", "k8s.io", "images", "import",
-                 str(self.lab / "images" / image)],
-                check=True,
-                capture_output=True,
-            )
+            self._ctr("images", "import", str(self.lab / "images" / image))
         self.up_seconds = time.monotonic() - started
+
+    def _ctr(self, *args: str) -> None:
+        command = ["ctr", "--address", self.socket, "-n", "k8s.io", *args]
+        subprocess.run(command, check=True, capture_output=True)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         assert self.channel is not None and self.process is not None
@@ -235,6 +182,13 @@ class CriNode:
         ).pod_sandbox_id
         pod = CriPod(spec, uid, sandbox_id)
         self.pods.append(pod)
+        self.made_uids.append(uid)
+        spec_namespaces = json.loads(self.status(pod).info["info"])["runtimeSpec"]["linux"]
+        self.made_netns += [
+            n["path"]
+            for n in spec_namespaces["namespaces"]
+            if n["type"] == "network" and n.get("path")
+        ]
         for name, command in spec.containers.items():
             container = w.ContainerConfig(
                 metadata=r.ContainerMetadata(name=name),
@@ -318,14 +272,9 @@ class CriNode:
                 self.process.wait()
         end_processes(self.socket, str(self.lab / "runc"))
         if self._leftovers is not None:
-            problems += remove_leftovers(self._leftovers, self.bridge)
+            problems += remove_leftovers(
+                self._leftovers, self.made_uids, self.made_netns, self.bridge
+            )
         self.down_seconds = time.monotonic() - started
         if problems:
             raise RuntimeError("CRI node teardown: " + "; ".join(problems))
-
-
-def _raise_nofile_to_hard_limit() -> None:
-    """CRI specs carry no rlimits: containers inherit the shim's, which inherits containerd's."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    os.umask(0o022)

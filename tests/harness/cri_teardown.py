@@ -1,9 +1,11 @@
 """Clearing up after the CRI test node: only what it started, only what it created.
 
-What existed before the node started is recorded first (`snapshot_leftovers`), so teardown never
-removes a cgroup, netns or directory someone else made. Processes are found by the node's own
-socket path in their command line (the shims) or in its own runc root (the containers), and
-ended by pid.
+Another test session (a second CRI node) may run on the same machine at the same time, so
+nothing is attributed to this node for merely being new. Processes are found by the node's own
+socket path in their command line (the shims) or in its own runc root (the containers), and ended
+by pid. Pod cgroups and CNI netns are those of the node's own pods (by uid, by the netns path the
+CRI reported). Shared parents (`kubepods/besteffort`, `/run/containerd`, `/var/lib/cni`) are
+removed only if they did not exist before the node started and are empty now.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-NETNS_DIR = Path("/run/netns")
-# Directories containerd and libcni create outside the node's own temporary directory.
-OUTSIDE_DIRS = (Path("/run/containerd"), Path("/var/lib/cni"))
+# Directories containerd and libcni create outside the node's own directory; the shims and
+# CNI DEL empty them.
+OUTSIDE_DIRS = (
+    Path("/run/containerd/s"),
+    Path("/run/containerd"),
+    Path("/var/lib/cni/results"),
+    Path("/var/lib/cni"),
+)
 KUBEPODS = ("kubepods/besteffort", "kubepods")
 
 
@@ -26,7 +34,6 @@ KUBEPODS = ("kubepods/besteffort", "kubepods")
 class Leftovers:
     """What was there before the node started."""
 
-    netns: frozenset[str]
     dirs: frozenset[Path]
     cgroups: frozenset[Path]
 
@@ -42,21 +49,11 @@ def cgroup_mounts() -> list[Path]:
     return mounts
 
 
-def _kubepods_dirs() -> set[Path]:
-    found = set()
-    for mount in cgroup_mounts():
-        for sub in KUBEPODS:
-            if (mount / sub).is_dir():
-                found.add(mount / sub)
-                found.update(p for p in (mount / sub).glob("pod*") if p.is_dir())
-    return found
-
-
 def snapshot_leftovers() -> Leftovers:
+    parents = {mount / sub for mount in cgroup_mounts() for sub in KUBEPODS}
     return Leftovers(
-        netns=frozenset(os.listdir(NETNS_DIR)) if NETNS_DIR.is_dir() else frozenset(),
         dirs=frozenset(d for d in OUTSIDE_DIRS if d.exists()),
-        cgroups=frozenset(_kubepods_dirs()),
+        cgroups=frozenset(p for p in parents if p.is_dir()),
     )
 
 
@@ -93,28 +90,46 @@ def end_processes(socket: str, runc_root: str) -> None:
         time.sleep(0.05)
 
 
-def remove_leftovers(before: Leftovers, bridge: str) -> list[str]:
+def _rmdir_tree(directory: Path) -> None:
+    """A pod cgroup and the (empty) container cgroups below it, deepest first."""
+    children = [p for p in directory.iterdir() if p.is_dir()]
+    for child in children:
+        _rmdir_tree(child)
+    directory.rmdir()
+
+
+def remove_leftovers(
+    before: Leftovers, pod_uids: Iterable[str], netns_paths: Iterable[str], bridge: str
+) -> list[str]:
     """Remove what the node created; returns what could not be removed."""
     problems: list[str] = []
-    if NETNS_DIR.is_dir():
-        for name in set(os.listdir(NETNS_DIR)) - before.netns:
-            if name.startswith("cni-"):
-                path = NETNS_DIR / name
-                subprocess.run(["umount", str(path)], capture_output=True, check=False)
-                try:
-                    path.unlink()
-                except OSError as exc:
-                    problems.append(f"{path}: {exc.strerror}")
-    # Deepest first: pod cgroups, then besteffort, then kubepods.
-    created = sorted(_kubepods_dirs() - before.cgroups, key=lambda p: len(p.parts), reverse=True)
-    for cgroup in created:
+    for netns in netns_paths:
+        path = Path(netns.replace("/var/run/", "/run/", 1))
+        if path.exists():  # StopPodSandbox removes it; only a failed teardown leaves it
+            subprocess.run(["umount", str(path)], capture_output=True, check=False)
+            try:
+                path.unlink()
+            except OSError as exc:
+                problems.append(f"{path}: {exc.strerror}")
+    mounts = cgroup_mounts()
+    pod_cgroups = [m / "kubepods" / "besteffort" / f"pod{uid}" for uid in pod_uids for m in mounts]
+    deadline = time.monotonic() + 5  # killed processes leave their cgroups a moment later
+    while pod_cgroups:
+        pod_cgroup = pod_cgroups.pop(0)
         try:
-            cgroup.rmdir()
+            if pod_cgroup.is_dir():
+                _rmdir_tree(pod_cgroup)
         except OSError as exc:
-            problems.append(f"{cgroup}: {exc.strerror}")
+            if time.monotonic() < deadline:
+                pod_cgroups.append(pod_cgroup)
+                time.sleep(0.05)
+            else:
+                problems.append(f"{pod_cgroup}: {exc.strerror}")
+    shared = [mount / sub for mount in mounts for sub in KUBEPODS] + list(OUTSIDE_DIRS)
+    for directory in shared:
+        if directory not in before.dirs | before.cgroups and directory.is_dir():
+            with contextlib.suppress(OSError):  # not empty: another node's still in use
+                directory.rmdir()
     if Path(f"/sys/class/net/{bridge}").exists():
         subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
-    for directory in OUTSIDE_DIRS:
-        if directory not in before.dirs and directory.exists():
-            subprocess.run(["rm", "-rf", "--one-file-system", str(directory)], check=False)
     return problems

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml
 from harness.synthetic import readlink_inode, wait_for
 

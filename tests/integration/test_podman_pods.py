@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from harness.podman import (
     SEED_CONTAINERS,
     container_inspect,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from harness.synthetic import SyntheticPod, readlink_inode, start_pod
 from nsinspect.agent.model import Pod, Snapshot, Verdict
 from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder

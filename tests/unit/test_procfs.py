@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from harness.fakeproc import HOST_NS, FakeProc
 from nsinspect.agent.discovery.procfs import (
     PF_KTHREAD,

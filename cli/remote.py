@@ -1,0 +1,219 @@
+"""Reports from the cluster's agents, through the API server's pod proxy: the CLI's remote mode.
+
+For `nsinspect pod NAME -n NS`: look the pod up, find its node, find the agent pod on that node
+(by label), and GET the agent's `/api/v1/pods/NS/NAME` through
+`/api/v1/namespaces/<agent ns>/pods/<agent pod>:<port>/proxy/...`. For lists, ask every agent at
+once and merge, naming the nodes whose agent did not answer. The documents are the agent's own,
+so they render exactly like a local report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
+INSTALL_HINT = (
+    "install it with: kubectl apply -k deploy/overlays/plain (see README, 'Install on a cluster')"
+)
+T = TypeVar("T")
+
+
+class RemoteError(click.ClickException):
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteConfig:
+    kubeconfig: str | None = None
+    context: str | None = None
+    agent_namespace: str = "nsinspect"
+    agent_port: int = 9977
+    timeout: float = 10.0
+
+
+def kubeconfig_present(kubeconfig: str | None) -> bool:
+    """Whether there is a kubeconfig, found the way kubectl finds one."""
+    if kubeconfig:
+        return True
+    paths = os.environ.get("KUBECONFIG", "")
+    if paths:
+        return any(Path(p).is_file() for p in paths.split(os.pathsep) if p)
+    return Path("~/.kube/config").expanduser().is_file()
+
+
+def cluster_configured(kubeconfig: str | None) -> bool:
+    """A kubeconfig, or a pod's service account: then reports come from the agents."""
+    return kubeconfig_present(kubeconfig) or "KUBERNETES_SERVICE_HOST" in os.environ
+
+
+def _explain(exc: Exception, doing: str) -> RemoteError:
+    """A clear error for an API call that failed."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        message = exc.reason or ""
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
+            message = json.loads(exc.body or "{}").get("message", message)
+        if exc.status == 403:
+            return RemoteError(f"{doing}: forbidden by RBAC: {message}")
+        if exc.status == 401:
+            return RemoteError(f"{doing}: unauthorized: the kubeconfig's credentials were refused")
+        return RemoteError(f"{doing}: the API server answered {exc.status}: {message}")
+    text = str(exc)
+    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+        return RemoteError(f"{doing}: timed out talking to the API server")
+    return RemoteError(f"{doing}: cannot reach the API server ({type(exc).__name__}: {text[:200]})")
+
+
+class RemoteSource:
+    """Answers the CLI's questions by asking the agents through the API server."""
+
+    where = "remote"
+
+    def __init__(self, config: RemoteConfig) -> None:
+        self.config = config
+        self._core: Any = None
+        self.unreachable: dict[str, str] = {}  # node -> why its agent did not answer
+
+    @property
+    def core(self) -> Any:
+        if self._core is None:
+            from kubernetes import client, config
+
+            configuration = client.Configuration()
+            try:
+                if kubeconfig_present(self.config.kubeconfig):
+                    config.load_kube_config(
+                        config_file=self.config.kubeconfig,
+                        context=self.config.context,
+                        client_configuration=configuration,
+                    )
+                else:
+                    config.load_incluster_config(client_configuration=configuration)
+            except Exception as exc:
+                raise RemoteError(f"cannot load the cluster configuration: {exc}") from exc
+            configuration.retries = 0  # fail fast and say so; the user can run it again
+            self._core = client.CoreV1Api(client.ApiClient(configuration))
+        return self._core
+
+    def default_namespace(self) -> str:
+        """The kubeconfig context's namespace, else `default` (as kubectl does)."""
+        from kubernetes import config
+
+        try:
+            contexts, active = config.list_kube_config_contexts(config_file=self.config.kubeconfig)
+        except Exception:
+            return "default"
+        chosen = next((c for c in contexts if c["name"] == self.config.context), active)
+        namespace: str = chosen.get("context", {}).get("namespace") or "default"
+        return namespace
+
+    def _call(self, doing: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, _request_timeout=self.config.timeout, **kwargs)
+        except Exception as exc:
+            raise _explain(exc, doing) from exc
+
+    def _agents(self, node: str | None = None) -> list[Any]:
+        selector = {"field_selector": f"spec.nodeName={node}"} if node else {}
+        listing = self._call(
+            f"listing nsinspect agents in namespace {self.config.agent_namespace}",
+            self.core.list_namespaced_pod,
+            self.config.agent_namespace,
+            label_selector=AGENT_LABELS,
+            **selector,
+        )
+        return [pod for pod in listing.items if pod.status and pod.status.phase == "Running"]
+
+    def _from_agent(self, agent: Any, path: str) -> dict[str, Any]:
+        """GET `path` from one agent through the API server's pod proxy."""
+        response = self._call(
+            f"asking agent {agent.metadata.name} on node {agent.spec.node_name}",
+            self.core.connect_get_namespaced_pod_proxy_with_path,
+            f"{agent.metadata.name}:{self.config.agent_port}",
+            self.config.agent_namespace,
+            path,
+            _preload_content=False,
+        )
+        try:
+            document: dict[str, Any] = json.loads(response.data)
+        except ValueError as exc:
+            raise RemoteError(
+                f"agent {agent.metadata.name} sent something that is not JSON"
+            ) from exc
+        return document
+
+    def pod_report(self, name: str, namespace: str | None) -> dict[str, Any]:
+        namespace = namespace or self.default_namespace()
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pod = self.core.read_namespaced_pod(
+                name, namespace, _request_timeout=self.config.timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise RemoteError(f'pod "{name}" not found in namespace "{namespace}"') from exc
+            raise _explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
+        except Exception as exc:
+            raise _explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
+        node = pod.spec.node_name
+        if not node:
+            raise RemoteError(f'pod "{namespace}/{name}" is not scheduled on a node yet')
+        agents = self._agents(node)
+        if not agents:
+            raise RemoteError(f"no nsinspect agent runs on node {node}; {INSTALL_HINT}")
+        report = self._from_agent(agents[0], f"api/v1/pods/{namespace}/{name}")
+        if report.get("kind") == "Status":
+            raise RemoteError(f"agent on node {node}: {report.get('message', 'error')}")
+        return report
+
+    def _from_every_agent(self, path: str) -> list[dict[str, Any]]:
+        agents = self._agents()
+        if not agents:
+            raise RemoteError(f"no nsinspect agent runs in this cluster; {INSTALL_HINT}")
+
+        def ask(agent: Any) -> dict[str, Any] | None:
+            try:
+                return self._from_agent(agent, path)
+            except RemoteError as exc:
+                self.unreachable[agent.spec.node_name] = exc.message
+                return None
+
+        with ThreadPoolExecutor(max_workers=min(16, len(agents))) as pool:
+            answers = list(pool.map(ask, agents))
+        return [a for a in answers if a is not None and a.get("kind") != "Status"]
+
+    def pod_list(self, namespace: str | None) -> dict[str, Any]:
+        query = f"?namespace={namespace}" if namespace is not None else ""
+        lists = self._from_every_agent(f"api/v1/pods{query}")
+        items = [item for listing in lists for item in listing["items"]]
+        return {
+            "apiVersion": "nsinspect/v1",
+            "kind": "PodList",
+            "node": "",
+            "items": sorted(items, key=lambda i: (i["pod"]["namespace"], i["pod"]["name"])),
+            "unreachable": dict(sorted(self.unreachable.items())),
+        }
+
+    def finding_list(self, namespace: str | None) -> dict[str, Any]:
+        query = f"?namespace={namespace}" if namespace is not None else ""
+        lists = self._from_every_agent(f"api/v1/findings{query}")
+        return {
+            "apiVersion": "nsinspect/v1",
+            "kind": "FindingList",
+            "node": "",
+            "items": [
+                dict(item, node=listing["node"]) for listing in lists for item in listing["items"]
+            ],
+            "unreachable": dict(sorted(self.unreachable.items())),
+        }

@@ -1,0 +1,97 @@
+"""Every kustomization renders, with old and new kubectl alike, into objects the API accepts."""
+
+from __future__ import annotations
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from harness.manifests import KUSTOMIZATIONS, kubectls, only, render
+from harness.operator_schemas import SCHEMAS
+
+pytestmark = pytest.mark.kubectl
+
+# The oldest Kubernetes the manifests support (the DaemonSet's appArmorProfile field is 1.30's)
+# and the newest whose schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
+
+EXPECTED_KINDS = {
+    "base": [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Service",
+        "DaemonSet",
+    ],
+    "overlays/sys-admin": [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Service",
+        "DaemonSet",
+    ],
+    "overlays/prometheus-operator": [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Service",
+        "DaemonSet",
+        "PrometheusRule",
+        "ServiceMonitor",
+    ],
+    "grafana": ["ConfigMap"],
+}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+
+
+@pytest.mark.parametrize("kubectl", sorted(kubectls()))
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_renders_the_expected_objects(kustomization: str, kubectl: str) -> None:
+    documents = render(kustomization, kubectls()[kubectl])
+    assert sorted(d["kind"] for d in documents) == sorted(EXPECTED_KINDS[kustomization])
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_kustomize_v2_renders_what_the_current_kubectl_renders(kustomization: str) -> None:
+    found = kubectls()
+    if "kubectl-1.20" not in found:
+        pytest.skip("no kubectl 1.20 here: deploy/test-tools.sh unpacks Debian's")
+    if "kubectl" not in found:
+        pytest.skip("the kubectl on PATH is the 1.20 one; nothing newer to compare with")
+    assert render(kustomization, found["kubectl-1.20"]) == render(kustomization, found["kubectl"])
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_objects_validate_against_the_api_schemas(kustomization: str, version: str) -> None:
+    for document in render(kustomization):
+        if document["kind"] in SCHEMAS:
+            jsonschema.validate(document, SCHEMAS[document["kind"]])
+        else:
+            kubernetes_validate.validate(document, version, strict=True)
+
+
+def test_an_unknown_field_fails_validation() -> None:
+    """The validation above is strict: a misspelt field is an error, not silently dropped."""
+    daemonset = only(render("base"), "DaemonSet")
+    misspelt = {**daemonset, "spec": {**daemonset["spec"], "updateStrategi": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(misspelt, KUBERNETES_VERSIONS[0], strict=True)
+    monitor = only(render("overlays/prometheus-operator"), "ServiceMonitor")
+    misspelt = {**monitor, "spec": {**monitor["spec"], "endpoint": []}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(misspelt, SCHEMAS["ServiceMonitor"])
+
+
+@pytest.mark.parametrize("kustomization", [k for k in KUSTOMIZATIONS if k != "grafana"])
+def test_namespaced_objects_land_in_the_nsinspect_namespace(kustomization: str) -> None:
+    for document in render(kustomization):
+        namespace = document["metadata"].get("namespace")
+        if document["kind"] in CLUSTER_SCOPED:
+            assert namespace is None, document["kind"]
+        else:
+            assert namespace == "nsinspect", document["kind"]

@@ -1,0 +1,120 @@
+"""Through the real `nsinspect` entry point: containerd's CRI pods, and podman's beside them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.cri_node import CriNode, CriPod
+from harness.podman import kube_play, pod_yaml
+from harness.synthetic import readlink_inode
+from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+
+pytestmark = [pytest.mark.root, pytest.mark.containerd]
+
+PODMAN_POD = "nsi-podman-beside-cri"
+
+
+def nsinspect(node: CriNode, *args: str) -> subprocess.CompletedProcess[str]:
+    command = ["nsinspect", "--cri-socket", node.socket, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def json_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+@pytest.mark.parametrize("key", ["seed", "shared-pid", "host-network", "host-pid-ipc"])
+def test_cli_pod_reports_a_cri_pod(
+    cri_node: CriNode, cri_pods: dict[str, CriPod], key: str
+) -> None:
+    pod = cri_pods[key]
+    report = json_of(nsinspect(cri_node, "pod", pod.spec.name, "-n", "default", "-o", "json"))
+    assert report["pod"] == {
+        "namespace": "default",
+        "name": pod.spec.name,
+        "uid": pod.uid,
+        "runtime": "containerd",
+        "source": "cri",
+    }
+    assert report["sandbox"]["id"] == pod.sandbox_id
+    assert report["sandbox"]["process"] == "present"
+    sandbox_pid = report["sandbox"]["pid"]
+    assert json.loads(cri_node.status(pod).info["info"])["pid"] == sandbox_pid
+    assert {c["name"]: c["id"] for c in report["containers"]} == pod.container_ids
+    assert report["requested"] == {
+        "net": pod.spec.network,
+        "ipc": pod.spec.ipc,
+        "pid": pod.spec.pid,
+    }
+    for container in report["containers"]:
+        for ns_type, verdict in container["namespaces"].items():
+            if ns_type.endswith("_for_children"):
+                continue
+            truth = readlink_inode(container["pid"], ns_type)
+            assert verdict["inode"] == truth, (container["name"], ns_type)
+            in_sandbox = truth == readlink_inode(sandbox_pid, ns_type)
+            assert verdict["shared_with_sandbox"] == in_sandbox, (container["name"], ns_type)
+
+
+def test_cli_pod_table_names_runtime_and_source(
+    cri_node: CriNode, cri_pods: dict[str, CriPod]
+) -> None:
+    result = nsinspect(cri_node, "pod", "my-nginx-pod", "-n", "default")
+    assert result.returncode == 0, result.stderr
+    assert "containerd (decided by cri)" in result.stdout
+    lines = result.stdout.splitlines()
+    for name in ("my-nginx-container", "ubuntu-sidecar-container"):
+        row = next(line.split() for line in lines if line.startswith(name))
+        # net ipc uts shared, pid and mnt private, user cgroup time the node's
+        assert row[2:10] == ["pod", "pod", "pod", "private", "private", "host", "host", "host"]
+
+
+@pytest.fixture(scope="module")
+def podman_pod() -> Iterator[dict[str, Any]]:
+    manifest = pod_yaml(PODMAN_POD, {"app": ["tail", "-f", "/dev/null"]})
+    with kube_play(manifest) as inspected:
+        yield inspected
+
+
+@pytest.mark.podman
+def test_podman_and_containerd_pods_side_by_side(
+    cri_node: CriNode, cri_pods: dict[str, CriPod], podman_pod: dict[str, Any]
+) -> None:
+    snapshot = SnapshotBuilder(ScanConfig(cri_sockets=(cri_node.socket,))).build()
+    by_uid = {pod.uid: pod for pod in snapshot.pods}
+    podman = by_uid[podman_pod["Id"]]
+    assert (podman.name, podman.namespace, podman.runtime) == (PODMAN_POD, "", "podman")
+    assert podman.sandbox.id == podman_pod["InfraContainerID"]
+    for cri_pod in cri_pods.values():
+        found = by_uid[cri_pod.uid]
+        assert (found.name, found.namespace, found.runtime) == (
+            cri_pod.spec.name,
+            "default",
+            "containerd",
+        )
+    assert snapshot.runtimes["podman"] is True
+    assert snapshot.runtimes[f"cri:{cri_node.socket}"] is True
+    # Each pod's processes are its own: no pid is claimed twice.
+    claimed = [pid for pod in snapshot.pods for c in pod.containers for pid in c.pids]
+    assert len(claimed) == len(set(claimed))
+
+    listing = json_of(nsinspect(cri_node, "pods", "-o", "json"))
+    assert listing["runtimes"][f"cri:{cri_node.socket}"] is True
+    assert listing["runtimes"]["podman"] is True
+    runtimes = {
+        (i["pod"]["namespace"], i["pod"]["name"]): i["pod"]["runtime"] for i in listing["items"]
+    }
+    assert runtimes[("", PODMAN_POD)] == "podman"
+    assert all(runtimes[("default", p.spec.name)] == "containerd" for p in cri_pods.values())
+    wide = nsinspect(cri_node, "pods", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    rows = [line.split() for line in wide.stdout.splitlines()]
+    assert ["-", PODMAN_POD, "podman"] in [row[:3] for row in rows]
+    assert ["default", "my-nginx-pod", "containerd"] in [row[:3] for row in rows]

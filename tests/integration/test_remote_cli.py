@@ -1,0 +1,148 @@
+"""The remote CLI end to end: a stand-in API server answers the pod lookups and forwards the pod
+proxy to a real agent on this machine, which scans the real containerd pods of the CRI test node.
+The printed report must equal the local one; every error must be clear."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.agent_process import AgentProcess, free_port, start_agent
+from harness.cluster_standin import Cluster, pod, serve_cluster
+from harness.cri_node import CriNode, CriPod
+from harness.kube_standin import write_kubeconfig
+
+pytestmark = [pytest.mark.root, pytest.mark.containerd]
+
+NODE = "node-a"
+
+
+def nsinspect(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["nsinspect", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def runtime_args(cri_node: CriNode) -> tuple[str, ...]:
+    return ("--cri-socket", cri_node.socket, "--runtime-state", f"containerd={cri_node.state_dir}")
+
+
+@pytest.fixture(scope="module")
+def agent(
+    tmp_path_factory: pytest.TempPathFactory, cri_node: CriNode, cri_pods: dict[str, CriPod]
+) -> Iterator[AgentProcess]:
+    running = start_agent(
+        tmp_path_factory.mktemp("remote-agent"), interval=1.0, global_args=runtime_args(cri_node)
+    )
+    running.wait_ready()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def cluster(agent: AgentProcess, cri_pods: dict[str, CriPod]) -> Cluster:
+    state = Cluster()
+    for cri_pod in cri_pods.values():
+        state.pods.append(pod(cri_pod.spec.name, cri_pod.spec.namespace, NODE))
+    state.add_agent("nsinspect-agent-x1", NODE, f"127.0.0.1:{agent.port}")
+    return state
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path, cluster: Cluster) -> Iterator[Path]:
+    with serve_cluster(cluster) as port:
+        yield write_kubeconfig(tmp_path / "kubeconfig", port)
+
+
+def test_remote_report_prints_exactly_like_the_local_one(
+    kubeconfig: Path, cri_node: CriNode, cluster: Cluster
+) -> None:
+    remote = nsinspect("--kubeconfig", str(kubeconfig), "pod", "my-nginx-pod", "-n", "default")
+    local = nsinspect(*runtime_args(cri_node), "--local", "pod", "my-nginx-pod", "-n", "default")
+    assert remote.returncode == 0, remote.stderr
+    assert local.returncode == 0, local.stderr
+    assert "asking the cluster's agents" in remote.stderr
+    # Pids, inodes and verdicts are the same node's; the details (addresses, ports) too.
+    assert remote.stdout == local.stdout
+    assert "my-nginx-container" in remote.stdout and "Namespace: default" in remote.stdout
+    proxied = [r for r in cluster.requests if "/proxy/" in r]
+    assert proxied == [
+        "/api/v1/namespaces/nsinspect/pods/nsinspect-agent-x1:9977/proxy/api/v1/pods/default/my-nginx-pod"
+    ]
+
+
+def test_kubectl_plugin_entry_point_and_json(kubeconfig: Path) -> None:
+    result = subprocess.run(
+        ["kubectl-nsinspect", "--kubeconfig", str(kubeconfig), "pod", "my-nginx-pod", "-o", "json"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert '"kind": "PodReport"' in result.stdout
+    assert result.stderr == ""  # json output stays quiet
+
+
+def test_pods_and_doctor_across_the_cluster_name_silent_nodes(
+    kubeconfig: Path, cluster: Cluster
+) -> None:
+    cluster.add_agent("nsinspect-agent-dead", "node-b", f"127.0.0.1:{free_port()}")
+    listing = nsinspect("--kubeconfig", str(kubeconfig), "pods", "-A", "-o", "wide")
+    assert listing.returncode == 0, listing.stderr
+    assert "my-nginx-pod" in listing.stdout and "nsi-shared-pid" in listing.stdout
+    assert "the agent on node node-b did not answer" in listing.stderr
+    doctor = nsinspect("--kubeconfig", str(kubeconfig), "doctor", "-A", "-o", "json")
+    assert "the agent on node node-b did not answer" in doctor.stderr
+    assert '"unreachable"' in doctor.stdout and "node-b" in doctor.stdout
+
+
+def test_unknown_pod(kubeconfig: Path) -> None:
+    result = nsinspect("--kubeconfig", str(kubeconfig), "pod", "nope", "-n", "default")
+    assert result.returncode == 1
+    assert 'pod "nope" not found in namespace "default"' in result.stderr
+
+
+def test_no_agent_on_the_pods_node(kubeconfig: Path, cluster: Cluster) -> None:
+    cluster.pods.append(pod("lonely", "default", "node-without-agent"))
+    result = nsinspect("--kubeconfig", str(kubeconfig), "pod", "lonely", "-n", "default")
+    assert result.returncode == 1
+    assert "no nsinspect agent runs on node node-without-agent" in result.stderr
+    assert "kubectl apply -k" in result.stderr
+
+
+@pytest.mark.parametrize("verb", ["get", "list"])
+def test_rbac_forbidden_says_which_verb_on_which_resource(
+    kubeconfig: Path, cluster: Cluster, verb: str
+) -> None:
+    cluster.forbidden.add(verb)
+    result = nsinspect("--kubeconfig", str(kubeconfig), "pod", "my-nginx-pod", "-n", "default")
+    assert result.returncode == 1
+    assert "forbidden by RBAC" in result.stderr
+    assert f'cannot {verb} resource "pods"' in result.stderr
+
+
+def test_api_unreachable(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", free_port())
+    result = nsinspect("--kubeconfig", str(kubeconfig), "pod", "x", "-n", "default")
+    assert result.returncode == 1
+    assert "cannot reach the API server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_api_timeout(kubeconfig: Path, cluster: Cluster) -> None:
+    cluster.delay = 3.0
+    result = nsinspect(
+        "--kubeconfig", str(kubeconfig), "--request-timeout", "0.5", "pod", "x", "-n", "default"
+    )
+    assert result.returncode == 1
+    assert "timed out" in result.stderr
+
+
+def test_local_is_forced_by_flag_even_with_a_cluster(kubeconfig: Path, cri_node: CriNode) -> None:
+    result = nsinspect(
+        "--kubeconfig", str(kubeconfig), *runtime_args(cri_node), "--local", "pods", "-n", "default"
+    )
+    assert result.returncode == 0
+    assert "asking the cluster's agents" not in result.stderr
+    assert "my-nginx-pod" in result.stdout

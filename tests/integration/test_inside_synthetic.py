@@ -144,3 +144,15 @@ def test_a_listener_outside_any_pod_is_named_as_such(
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_pod_that_vanished_after_the_scan_gives_reasons_not_errors(tmp_path: Path) -> None:
+    pod = start_pod(tmp_path, containers=1)
+    snapshot = SnapshotBuilder(ScanConfig()).build()
+    scanned = pod_of(snapshot, pod.holder_pid)
+    pod.stop()
+    details = pod_details(scanned, snapshot)
+    assert details.network.interfaces == () and details.network.listening == ()
+    assert "ENOENT" in details.network.unavailable["state"]
+    assert details.uts.hostname is None and "ENOENT" in details.uts.unavailable["hostname"]
+    assert details.ipc.shm_segments is None and details.ipc.posix_message_queues is None

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from nsinspect.agent.discovery.mounts import canonical_path
-from nsinspect.agent.fallback import group_by_namespaces
+from nsinspect.agent.fallback import GroupMemo, group_by_namespaces, same_objects
 from nsinspect.agent.lineage import container_init_pid
 from nsinspect.agent.model import (
     ALL_NS_TYPES,
@@ -46,7 +46,24 @@ class PairingResult:
     orphans: tuple[PinnedNamespace, ...]
 
 
-def pair(given: PairingInput) -> PairingResult:
+# (runtime, namespace, name, uid) -> the pod before judging, its containers' init processes, and
+# the pod judged.
+JudgedMemo = dict[tuple[str, str, str, str], tuple[Pod, tuple[Process | None, ...], Pod]]
+
+
+@dataclass(slots=True)
+class PairingMemo:
+    """What one pairing built, kept by the caller for the next scan's pairing to take again
+    where its input is unchanged; the result is the same with or without it. On a node most
+    pods stay as they were from one scan to the next even when some process changed."""
+
+    groups: GroupMemo = field(default_factory=dict)
+    host: HostReference | None = None
+    owners: dict[tuple[str, int], str] = field(default_factory=dict)
+    judged: JudgedMemo = field(default_factory=dict)
+
+
+def pair(given: PairingInput, memo: PairingMemo | None = None) -> PairingResult:
     """Pods from runtime containers, then pods found by shared namespaces alone, then orphans."""
     pids_by_container: dict[str, list[int]] = defaultdict(list)
     for pid, container_id in given.memberships.items():
@@ -66,17 +83,53 @@ def pair(given: PairingInput) -> PairingResult:
         for pid, process in given.processes.items()
         if pid not in claimed and process.namespaces.get("net") not in taken_nets
     }
-    found_pods = group_by_namespaces(unclaimed, given.host, given.pins)
+    found_pods = group_by_namespaces(
+        unclaimed, given.host, given.pins, memo.groups if memo is not None else None
+    )
     all_pods = runtime_pods + found_pods
 
     owners = _sandbox_owners(all_pods, given.host)
     judged = tuple(
         sorted(
-            (_with_verdicts(pod, given.processes, given.host, owners) for pod in all_pods),
+            _judge_all(all_pods, given, owners, memo),
             key=lambda pod: (pod.namespace, pod.name, pod.uid),
         )
     )
     return PairingResult(judged, _orphans(given.pins, given.processes, judged))
+
+
+def _judge_all(
+    pods: Sequence[Pod],
+    given: PairingInput,
+    owners: dict[tuple[str, int], str],
+    memo: PairingMemo | None,
+) -> list[Pod]:
+    """Each pod with its verdicts. A verdict depends on the pod, its containers' init processes,
+    the host and which pod owns each sandbox namespace: where all of these are as the memo has
+    them, the pod judged last time is the answer."""
+    reusable = memo is not None and memo.host == given.host and memo.owners == owners
+    previous: JudgedMemo = memo.judged if memo is not None and reusable else {}
+    judged_now: JudgedMemo = {}
+    result = []
+    for pod in pods:
+        key = (pod.runtime, pod.namespace, pod.name, pod.uid)
+        inits = tuple(
+            given.processes.get(c.pid) if c.pid is not None else None for c in pod.containers
+        )
+        known = previous.get(key)
+        if (
+            known is not None
+            and (known[0] is pod or known[0] == pod)
+            and same_objects(known[1], inits)
+        ):
+            judged = known[2]
+        else:
+            judged = _with_verdicts(pod, given.processes, given.host, owners)
+        judged_now[key] = (pod, inits, judged)
+        result.append(judged)
+    if memo is not None:
+        memo.host, memo.owners, memo.judged = given.host, owners, judged_now
+    return result
 
 
 def _group_by_sandbox(
@@ -230,6 +283,10 @@ def _with_verdicts(
     owners: Mapping[tuple[str, int], str],
 ) -> Pod:
     judged: list[Container] = []
+    # Within one pod a verdict depends only on (type, inode, read error), and a pod's containers
+    # share most of their namespaces: each distinct one is judged once. Building a verdict is
+    # most of what pairing costs on a node with thousands of containers.
+    judged_once: dict[tuple[str, int | None, str], NamespaceVerdict] = {}
     for container in pod.containers:
         process = processes.get(container.pid) if container.pid is not None else None
         namespaces = process.namespaces if process else {}
@@ -237,18 +294,21 @@ def _with_verdicts(
         types = [t for t in ALL_NS_TYPES if t in namespaces] + sorted(
             set(namespaces) - set(ALL_NS_TYPES)
         )
-        verdicts = {
-            t: judge(
-                t,
-                namespaces[t],
-                errors.get(t, ""),
-                sandbox=pod.sandbox.namespaces,
-                host=host,
-                owners=owners,
-                own_pod=pod.key,
-            )
-            for t in types
-        }
+        verdicts = {}
+        for t in types:
+            key = (t, namespaces[t], errors.get(t, ""))
+            verdict = judged_once.get(key)
+            if verdict is None:
+                verdict = judged_once[key] = judge(
+                    t,
+                    key[1],
+                    key[2],
+                    sandbox=pod.sandbox.namespaces,
+                    host=host,
+                    owners=owners,
+                    own_pod=pod.key,
+                )
+            verdicts[t] = verdict
         judged.append(replace(container, namespaces=verdicts))
     return replace(pod, containers=tuple(judged))
 
@@ -257,16 +317,15 @@ def _orphans(
     pins: Sequence[PinnedNamespace], processes: Mapping[int, Process], pods: Sequence[Pod]
 ) -> tuple[PinnedNamespace, ...]:
     """Pinned namespaces that no process is in and no pod's sandbox stands for."""
+    # Only the pinned types are looked up (pins are mostly network namespaces), not every
+    # namespace of every process.
+    pinned_types = {pin.ns_type for pin in pins}
     in_use = {
-        (ns_type, inode)
+        (ns_type, process.namespaces.get(ns_type))
         for process in processes.values()
-        for ns_type, inode in process.namespaces.items()
-        if inode is not None
+        for ns_type in pinned_types
     }
     in_use |= {
-        (ns_type, inode)
-        for pod in pods
-        for ns_type, inode in pod.sandbox.namespaces.items()
-        if inode is not None
+        (ns_type, pod.sandbox.namespaces.get(ns_type)) for pod in pods for ns_type in pinned_types
     }
     return tuple(pin for pin in pins if (pin.ns_type, pin.inode) not in in_use)

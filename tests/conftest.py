@@ -23,7 +23,7 @@ NEEDS = {
     ),
     "kubectl": (
         lambda: shutil.which("kubectl") is not None,
-        "needs kubectl (deploy/test-tools.sh installs it)",
+        "needs kubectl (scripts/setup.sh test installs it)",
     ),
 }
 

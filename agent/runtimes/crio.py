@@ -67,7 +67,7 @@ def _namespace_options(annotations: dict[str, str]) -> dict[str, str]:
     return requested_from_options(options) if isinstance(options, dict) else {}
 
 
-def pick(*values: str | None) -> str:
+def _first_set(*values: str | None) -> str:
     """The first value that is set: annotations first, then the labels' JSON, then names."""
     return next((v for v in values if v), "")
 
@@ -100,24 +100,26 @@ def crio_identity(
         sandbox_id=annotations.get(SANDBOX_ID, "") if role is Role.APP else container_id,
         name=""
         if role is Role.SANDBOX
-        else pick(
+        else _first_set(
             annotations.get(CONTAINER_K8S_NAME),
             labels.get(CONTAINER_K8S_NAME),
             named.container if named else None,
         ),
-        pod_name=pick(
+        pod_name=_first_set(
             annotations.get(POD_NAME),
             labels.get(POD_NAME),
             annotations.get(KUBE_NAME),
             named.pod if named else None,
         ),
-        pod_namespace=pick(
+        pod_namespace=_first_set(
             annotations.get(POD_NAMESPACE),
             labels.get(POD_NAMESPACE),
             annotations.get(NAMESPACE),
             named.namespace if named else None,
         ),
-        pod_uid=pick(annotations.get(POD_UID), labels.get(POD_UID), named.uid if named else None),
+        pod_uid=_first_set(
+            annotations.get(POD_UID), labels.get(POD_UID), named.uid if named else None
+        ),
         source="oci-config",
         init_pid=init_pid,
         namespace_paths=bundle.namespaces,

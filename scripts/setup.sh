@@ -24,6 +24,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     # --no-install-recommends keeps crun out: it fails on hybrid cgroup hosts.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Where the kubectl on PATH is newer, Debian's 1.20 beside it: deploy/ must render with both.
+if [ "$profile" = test ]; then
+    deploy/unpack-kubectl-1.20.sh
+fi
 
 # Podman on such hosts: runc, and an open-files limit no higher than the hard limit we have.
 conf=/etc/containers/containers.conf.d/50-nsinspect.conf

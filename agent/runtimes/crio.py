@@ -141,8 +141,9 @@ class CrioResolver:
         self.graph_root = under_root(host_root, graph_root)
 
     def available(self) -> bool:
-        # The storage roots alone would say yes on every podman host.
-        return any(os.path.isdir(under_root(self.host_root, d)) for d in CRIO_DIRS)
+        # The storage roots alone would say yes on every podman host; an empty directory is
+        # what a DaemonSet's DirectoryOrCreate mount leaves on a node without CRI-O.
+        return any(_non_empty_dir(under_root(self.host_root, d)) for d in CRIO_DIRS)
 
     def refresh(self, errors: list[ScanError]) -> bool:
         """Nothing is indexed: each bundle is read when its container is first seen."""
@@ -173,3 +174,10 @@ class CrioResolver:
         for path in glob.glob(pattern):
             return read_pid_file(path)
         return None
+
+
+def _non_empty_dir(path: str) -> bool:
+    try:
+        return any(True for _ in os.scandir(path))
+    except OSError:
+        return False

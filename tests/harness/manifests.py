@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,21 +15,28 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 KUSTOMIZATIONS = ("base", "overlays/prometheus-operator", "overlays/sys-admin", "grafana")
-# Where deploy/test-tools.sh unpacks Debian's kubectl 1.20 (kustomize v2.0.3) on machines whose
-# own kubectl is newer: the oldest renderer the manifests promise to work with.
+# Where deploy/unpack-kubectl-1.20.sh unpacks Debian's kubectl 1.20 (kustomize v2.0.3) on
+# machines whose own kubectl is newer: the oldest renderer the manifests promise to work with.
 LEGACY_KUBECTL = Path("/var/cache/nsinspect/kubectl-1.20/usr/bin/kubectl")
 
 Document = dict[str, Any]
 
 
+@functools.cache
 def kubectls() -> dict[str, str]:
-    """Every kubectl at hand, by a name for test ids."""
+    """Every kubectl at hand, by its version ("kubectl-1.20"): the one on PATH, and Debian's 1.20
+    where deploy/unpack-kubectl-1.20.sh unpacked it."""
     found = {}
-    on_path = shutil.which("kubectl")
-    if on_path:
-        found["kubectl"] = on_path
-    if LEGACY_KUBECTL.is_file():
-        found["kubectl-1.20"] = str(LEGACY_KUBECTL)
+    for candidate in (shutil.which("kubectl"), str(LEGACY_KUBECTL)):
+        if candidate and os.access(candidate, os.X_OK):
+            done = subprocess.run(
+                [candidate, "version", "--client", "-o", "json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            client = json.loads(done.stdout)["clientVersion"]
+            found[f"kubectl-{client['major']}.{client['minor'].rstrip('+')}"] = candidate
     return found
 
 

@@ -100,6 +100,7 @@ class FakeCrio:
         self.run = host_root / "run/containers/storage/overlay-containers"
         self.run.mkdir(parents=True, exist_ok=True)
         (host_root / "run/crio").mkdir(parents=True, exist_ok=True)
+        (host_root / "run/crio/version").write_text('"1.28.0"')  # CRI-O writes it at start
 
     def add(
         self,

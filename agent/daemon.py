@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 from nsinspect.agent import documents
 from nsinspect.agent.http_api import AgentApi
 from nsinspect.agent.kube import PodIntentWatcher, load_core_api
+from nsinspect.agent.memory import pin_mmap_threshold
 from nsinspect.agent.metrics import AgentMetrics, boot_time
 from nsinspect.agent.model import Pod, Snapshot
 from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
@@ -26,6 +29,7 @@ from nsinspect.agent.wsgi_server import make_server
 
 LOG = logging.getLogger("nsinspect.agent")
 STALE_AFTER_INTERVALS = 3
+SWITCH_INTERVAL_SECONDS = 0.001
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
@@ -124,7 +128,7 @@ class Agent:
             detail["reason"] = f"the latest scan is {age:.0f} s old"
         return ready, detail
 
-    def metrics(self) -> bytes:
+    def metrics(self) -> Sequence[bytes]:
         self.metrics_state.kube_api_up.set(1 if self.watcher and self.watcher.up else 0)
         return self.metrics_state.render()
 
@@ -137,6 +141,12 @@ class Agent:
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT."""
+        pin_mmap_threshold()
+        # A scrape that arrives during a scan needs the GIL back after each of its system calls,
+        # and a scan running Python code gives it up only every switch interval (5 ms by
+        # default). At 1 ms, /metrics p99 at 3,500 processes went from 30-80 ms to 39-50 ms
+        # (3 runs each on a shared 2-CPU machine); the scan pays a few more thread switches.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         server = make_server(self.config.bind, self.config.port, AgentApi(self))
         LOG.info(
             "agent listening",

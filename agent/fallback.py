@@ -29,25 +29,57 @@ PAUSE_COMMS = frozenset({"pause", "catatonit"})
 RUNTIME = "none"
 SOURCE = "namespaces"
 
+# net/ipc/uts triple -> the group's members, its name, the host's pid namespace, and its pod.
+GroupMemo = dict[tuple[int, int, int], tuple[list[Process], str, int | None, Pod | None]]
+
 
 def group_by_namespaces(
-    processes: Mapping[int, Process], host: HostReference, pins: Sequence[PinnedNamespace]
+    processes: Mapping[int, Process],
+    host: HostReference,
+    pins: Sequence[PinnedNamespace],
+    memo: GroupMemo | None = None,
 ) -> list[Pod]:
+    """The pods that processes sharing a net+ipc+uts triple form.
+
+    `memo`, kept by the caller from one scan to the next and refreshed here, gives back the pod
+    of a group whose members are the very same Process objects as before (the scanner reuses
+    the object of a process that reads as it did): the same input, so the same pod, unbuilt.
+    """
     host_triple = tuple(host.namespaces.get(t) for t in ("net", "ipc", "uts"))
     groups: dict[tuple[int, int, int], list[Process]] = defaultdict(list)
     for process in processes.values():
-        net, ipc, uts = (process.namespaces.get(t) for t in ("net", "ipc", "uts"))
+        namespaces = process.namespaces
+        net, ipc, uts = namespaces.get("net"), namespaces.get("ipc"), namespaces.get("uts")
         if net is None or ipc is None or uts is None or (net, ipc, uts) == host_triple:
             continue
         groups[(net, ipc, uts)].append(process)
 
     net_names = {pin.inode: pin.path.rsplit("/", 1)[-1] for pin in pins if pin.ns_type == "net"}
+    host_pid_ns = host.namespaces.get("pid")
+    built: GroupMemo = {}
     pods = []
-    for (net, _, _), members in groups.items():
-        pod = _pod_from_group(members, processes, host, net_names.get(net) or f"net-{net}")
+    for triple, members in groups.items():
+        name = net_names.get(triple[0]) or f"net-{triple[0]}"
+        known = memo.get(triple) if memo is not None else None
+        if (
+            known is not None
+            and known[1:3] == (name, host_pid_ns)
+            and same_objects(known[0], members)
+        ):
+            pod = known[3]
+        else:
+            pod = _pod_from_group(members, processes, host, name)
+        built[triple] = (members, name, host_pid_ns, pod)
         if pod is not None:
             pods.append(pod)
+    if memo is not None:
+        memo.clear()
+        memo.update(built)
     return pods
+
+
+def same_objects(first: Sequence[object], second: Sequence[object]) -> bool:
+    return len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True))
 
 
 def _pod_from_group(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -47,7 +47,10 @@ class AgentState(Protocol):
 
     def readiness(self) -> tuple[bool, dict[str, Any]]: ...
 
-    def metrics(self) -> bytes: ...
+    def metrics(self) -> Sequence[bytes]:
+        """The exposition in pieces, sent one after the other: joining them would copy the
+        snapshot's few MB of text on every scrape."""
+        ...
 
     def pod_report(self, pod: Pod, snapshot: Snapshot) -> dict[str, Any]: ...
 
@@ -107,34 +110,35 @@ class AgentApi:
         try:
             if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
                 raise ApiError(405, "only GET is supported")
-            code, content_type, body = self._route(environ)
+            code, content_type, chunks = self._route(environ)
         except ApiError as error:
             code, content_type = error.code, JSON
-            body = _json_bytes(status_document(error.code, error.message))
+            chunks = (_json_bytes(status_document(error.code, error.message)),)
         except Exception:  # a bug must cost one request, never the agent
             LOG.exception("request %s failed", environ.get("PATH_INFO"))
             code, content_type = 500, JSON
-            body = _json_bytes(status_document(500, "internal error; see the agent's log"))
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            chunks = (_json_bytes(status_document(500, "internal error; see the agent's log")),)
+        length = sum(len(chunk) for chunk in chunks)
+        headers = [("Content-Type", content_type), ("Content-Length", str(length))]
         if code == 405:
             headers.append(("Allow", "GET, HEAD"))
         start_response(f"{code} {REASONS.get(code, '')}", headers)
-        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else list(chunks)
 
-    def _route(self, environ: dict[str, Any]) -> tuple[int, str, bytes]:
+    def _route(self, environ: dict[str, Any]) -> tuple[int, str, Sequence[bytes]]:
         segments = _segments(environ)
         if segments == ["metrics"]:
             _query(environ, set())
             return 200, CONTENT_TYPE_LATEST, self.state.metrics()
         if segments == ["healthz"]:
             _query(environ, set())
-            return 200, JSON, _json_bytes({"status": "ok"})
+            return 200, JSON, (_json_bytes({"status": "ok"}),)
         if segments == ["readyz"]:
             _query(environ, set())
             ready, detail = self.state.readiness()
-            return (200 if ready else 503), JSON, _json_bytes({"ready": ready, **detail})
+            return (200 if ready else 503), JSON, (_json_bytes({"ready": ready, **detail}),)
         if segments[:2] == ["api", "v1"] and len(segments) > 2:
-            return 200, JSON, _json_bytes(self._api(segments[2:], environ))
+            return 200, JSON, (_json_bytes(self._api(segments[2:], environ)),)
         raise ApiError(404, f"no such path: /{'/'.join(segments)}")
 
     def _snapshot(self) -> Snapshot:

@@ -16,8 +16,9 @@ from nsinspect.agent.discovery.hostref import choose_host_reference
 from nsinspect.agent.discovery.mounts import read_pins
 from nsinspect.agent.discovery.procfs import ProcScanner
 from nsinspect.agent.findings import compute_findings
-from nsinspect.agent.model import PodIntent, Process, Snapshot
-from nsinspect.agent.pairing import PairingInput, pair
+from nsinspect.agent.gcpause import gc_paused
+from nsinspect.agent.model import Finding, PodIntent, Process, Snapshot
+from nsinspect.agent.pairing import PairingInput, PairingMemo, PairingResult, pair
 from nsinspect.agent.runtimes import default_resolvers
 from nsinspect.agent.runtimes.base import RuntimeResolver
 from nsinspect.agent.runtimes.cgroups import CgroupMatch, match_cgroup
@@ -33,6 +34,10 @@ class ScanConfig:
     cri_sockets: tuple[str, ...] | None = None
     # runtime -> state directory (node path), where not the default; see runtimes.STATE_DIRS.
     state_dirs: Mapping[str, str] = field(default_factory=dict)
+
+
+# What pairing concludes from one scan: pods and orphans, and the findings about them.
+Paired = tuple[PairingResult, tuple[Finding, ...]]
 
 
 class ProcRootError(Exception):
@@ -61,8 +66,11 @@ class SnapshotBuilder:
         )
         self.identities = IdentityChain(self.resolvers)
         self._matches: dict[int, tuple[int, CgroupMatch | None]] = {}
+        self._last_paired: tuple[PairingInput, Paired] | None = None
+        self._pairing_memo = PairingMemo()
         self._intents = intents
 
+    @gc_paused
     def build(self) -> Snapshot:
         started = time.monotonic()
         taken_at = time.time()
@@ -76,7 +84,7 @@ class SnapshotBuilder:
         pins += read_fd_pins(self.scanner.proc_root, scan.processes, errors)
         memberships = self._memberships(scan.processes)
         identities, runtimes = self.identities.identify(memberships, scan.processes, errors)
-        result = pair(
+        result, findings = self._paired(
             PairingInput(
                 processes=scan.processes,
                 memberships={pid: match.container_id for pid, match in memberships.items()},
@@ -95,19 +103,38 @@ class SnapshotBuilder:
             pods=result.pods,
             pinned=tuple(pins),
             orphans=result.orphans,
-            findings=compute_findings(result.pods, result.orphans),
+            findings=findings,
             errors=tuple(errors),
             runtimes=runtimes,
             proc_root=self.scanner.proc_root,
         )
 
+    def _paired(self, given: PairingInput) -> Paired:
+        """Pairing and findings are pure functions of their input: a scan that finds exactly
+        what the previous one found reuses its result. The scanner hands back the very same
+        Process object for a process that reads as before, so the comparison is one identity
+        check per process; anything that changed (a process, a pin, an identity, an intent)
+        makes it pair again, and the pairing memo spares the pods that did not change."""
+        previous = self._last_paired
+        if previous is not None and previous[0] == given:
+            return previous[1]
+        result = pair(given, self._pairing_memo)
+        paired = (result, compute_findings(result.pods, result.orphans))
+        self._last_paired = (given, paired)
+        return paired
+
     def _memberships(self, processes: dict[int, Process]) -> dict[int, CgroupMatch]:
         """pid -> the container its cgroup names; cached while the pid keeps its start time."""
         memberships: dict[int, CgroupMatch] = {}
+        # Processes share a handful of cgroups: match each distinct set of paths once a scan.
+        by_paths: dict[tuple[str, ...], CgroupMatch | None] = {}
         for pid, process in processes.items():
             cached = self._matches.get(pid)
             if cached is None or cached[0] != process.start_time:
-                cached = (process.start_time, match_cgroup(process.cgroup_paths))
+                paths = process.cgroup_paths
+                if paths not in by_paths:
+                    by_paths[paths] = match_cgroup(paths)
+                cached = (process.start_time, by_paths[paths])
                 self._matches[pid] = cached
             if cached[1] is not None:
                 memberships[pid] = cached[1]

@@ -13,6 +13,7 @@ subreaper, so that they are reaped here instead of by whatever init the machine 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -73,10 +74,8 @@ class Fleet:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Kill the whole process group, reap it, and fail if anything of it is left."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             reap_children()
@@ -138,10 +137,11 @@ def comm(pid: int) -> str:
 
 
 def start_fleet(workdir: Path, pods: int, containers: int, timeout: float = 300.0) -> Fleet:
-    """Start `pods` × `containers` and wait until every container's `sleep` runs."""
+    """Start `pods` x `containers` and wait until every container's `sleep` runs."""
     sleep = shutil.which("sleep")
     if sleep is None:
         raise RuntimeError("sleep(1) not found")
+    workdir.mkdir(parents=True, exist_ok=True)
     pause = workdir / "pause"
     shutil.copy(sleep, pause)
     log = workdir / "stderr.log"

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from nsinspect.agent.model import ALL_NS_TYPES, Process, ScanError
 
+# The ns_errors of every process whose links all read (nearly all): one shared empty mapping.
+NO_NS_ERRORS: Mapping[str, str] = MappingProxyType({})
 PF_KTHREAD = 0x00200000  # task flag of kernel threads (include/linux/sched.h)
 KTHREADD_PID = 2
 
@@ -90,8 +95,8 @@ def parse_ns_link(target: str) -> int:
     return int(target[start + 1 : -1])
 
 
-def _read_small(path: str, size: int = 65536) -> str:
-    fd = os.open(path, os.O_RDONLY)
+def _read_small(path: str, size: int = 65536, dir_fd: int | None = None) -> str:
+    fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
     try:
         return os.read(fd, size).decode("utf-8", "replace")
     finally:
@@ -133,10 +138,14 @@ class ProcScanner:
     def __init__(self, proc_root: str = "/proc") -> None:
         self.proc_root = proc_root.rstrip("/") or "/"
         self.ns_types = self._present_ns_types()
+        self._ns_links = tuple(f"ns/{ns_type}" for ns_type in self.ns_types)
         # pid -> (start_time, cgroup paths): valid while the pid keeps its start time.
         self._cgroups: dict[int, tuple[int, tuple[str, ...]]] = {}
         # pid -> (its raw namespace links, the Process built from them) as the last scan saw it.
         self._previous: dict[int, tuple[tuple[str, ...], Process]] = {}
+        # cgroup file text -> its parse, and link text -> inode, for the current scan only.
+        self._parsed_cgroups: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+        self._inodes: dict[str, int] = {}
 
     def _present_ns_types(self) -> tuple[str, ...]:
         """The namespace types this kernel shows, in display order."""
@@ -153,23 +162,44 @@ class ProcScanner:
     def scan(self) -> ProcScan:
         """Read every process. Raises OSError only when the proc root itself cannot be listed."""
         result = ProcScan()
-        seen: set[int] = set()
         for pid in self.pids():
-            seen.add(pid)
             process = self.read_process(pid, result.errors)
             if process is not None:
                 result.processes[pid] = process
-        for gone in self._cgroups.keys() - seen:
+        for gone in self._cgroups.keys() - result.processes.keys():
             del self._cgroups[gone]
         for gone in self._previous.keys() - result.processes.keys():
             del self._previous[gone]
+        self._parsed_cgroups.clear()
+        self._inodes.clear()
         return result
 
     def read_process(self, pid: int, errors: list[ScanError]) -> Process | None:
-        """One process, or None (with the reason appended to `errors`) when it cannot be read."""
+        """One process, or None (with the reason appended to `errors`) when it cannot be read.
+
+        Its files are read relative to one descriptor of its directory: each lookup is one path
+        component instead of four, and all that is read comes from the same process even if the
+        pid is reused meanwhile (the descriptor stays with the process that is gone).
+        """
         base = f"{self.proc_root}/{pid}"
         try:
-            stat = parse_stat(_read_small(f"{base}/stat", STAT_READ_SIZE))
+            pid_dir = os.open(base, os.O_PATH | os.O_DIRECTORY)
+        except FileNotFoundError:
+            errors.append(ScanError("stat", "vanished", pid))
+            return None
+        except OSError as exc:
+            errors.append(ScanError("stat", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
+            return None
+        try:
+            return self._read_process_at(pid, base, pid_dir, errors)
+        finally:
+            os.close(pid_dir)
+
+    def _read_process_at(
+        self, pid: int, base: str, pid_dir: int, errors: list[ScanError]
+    ) -> Process | None:
+        try:
+            stat = parse_stat(_read_small("stat", STAT_READ_SIZE, pid_dir))
         except FileNotFoundError:
             errors.append(ScanError("stat", "vanished", pid))
             return None
@@ -187,25 +217,20 @@ class ProcScanner:
 
         # The common case in one go: every link reads. Any error takes the careful path below,
         # which tells a vanished process from an unreadable or absent link.
-        prefix = f"{base}/ns/"
         try:
-            links = tuple([os.readlink(prefix + ns_type) for ns_type in self.ns_types])
+            links = tuple([os.readlink(link, dir_fd=pid_dir) for link in self._ns_links])
         except OSError:
             links = ()
         namespaces: dict[str, int | None] | None = None
-        ns_errors: dict[str, str] = {}
+        ns_errors: Mapping[str, str] = NO_NS_ERRORS
         if links:
-            previous = self._previous.get(pid)
-            if previous is not None and previous[0] == links:
-                known = previous[1]
-                if (known.start_time, known.ppid, known.comm) == (
-                    stat.start_time,
-                    stat.ppid,
-                    stat.comm,
-                ):
-                    return known
+            known = self._unchanged(pid, stat, links)
+            if known is not None:
+                return known
             try:
-                namespaces = {t: parse_ns_link(link) for t, link in zip(self.ns_types, links)}
+                namespaces = {
+                    t: self._inode(link) for t, link in zip(self.ns_types, links, strict=True)
+                }
             except ValueError:
                 links = ()
         if namespaces is None:
@@ -217,7 +242,7 @@ class ProcScanner:
                 ScanError("ns", reason, pid, f"{base}/ns/{t}") for t, reason in ns_errors.items()
             )
 
-        cgroup_paths = self._cgroup_paths(pid, stat.start_time, base, errors)
+        cgroup_paths = self._cgroup_paths(pid, stat.start_time, pid_dir, errors)
         process = Process(
             pid=pid,
             ppid=stat.ppid,
@@ -228,24 +253,49 @@ class ProcScanner:
             ns_errors=ns_errors,
         )
         # Only a process read without any error is reused: errors are reported again each scan.
+        # Interned, the links of thousands of processes share a few hundred strings.
         if links and self._cgroups.get(pid, (None,))[0] == stat.start_time:
-            self._previous[pid] = (links, process)
+            self._previous[pid] = (tuple(map(sys.intern, links)), process)
         return process
 
+    def _inode(self, link: str) -> int:
+        """Most links of a node name a few namespaces: each distinct text is parsed once, and
+        processes in the same namespace share one int."""
+        inode = self._inodes.get(link)
+        if inode is None:
+            inode = self._inodes[link] = parse_ns_link(link)
+        return inode
+
+    def _unchanged(self, pid: int, stat: StatLine, links: tuple[str, ...]) -> Process | None:
+        """The previous scan's Process, when this one reads exactly as it did."""
+        previous = self._previous.get(pid)
+        if previous is None or previous[0] != links:
+            return None
+        known = previous[1]
+        same = (known.start_time, known.ppid, known.comm) == (stat.start_time, stat.ppid, stat.comm)
+        return known if same else None
+
     def _cgroup_paths(
-        self, pid: int, start_time: int, base: str, errors: list[ScanError]
+        self, pid: int, start_time: int, pid_dir: int, errors: list[ScanError]
     ) -> tuple[str, ...]:
         cached = self._cgroups.get(pid)
         if cached is not None and cached[0] == start_time:
             return cached[1]
         try:
-            paths, malformed = parse_cgroup(_read_small(f"{base}/cgroup"))
+            text = _read_small("cgroup", dir_fd=pid_dir)
         except OSError as exc:
             errors.append(ScanError("cgroup", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
             return ()
+        # Most processes of a node share a handful of cgroups: parse each distinct text once.
+        parsed = self._parsed_cgroups.get(text)
+        if parsed is None:
+            parsed = self._parsed_cgroups[text] = parse_cgroup(text)
+        paths, malformed = parsed
         for line in malformed:
             errors.append(
-                ScanError("cgroup", f"malformed line {line[:80]!r}", pid, f"{base}/cgroup")
+                ScanError(
+                    "cgroup", f"malformed line {line[:80]!r}", pid, f"{self.proc_root}/{pid}/cgroup"
+                )
             )
         self._cgroups[pid] = (start_time, paths)
         return paths

@@ -133,3 +133,31 @@ def test_namespace_links_are_reread_every_scan(tmp_path: Path) -> None:
 def test_missing_proc_root_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         ProcScanner(str(tmp_path / "absent")).scan()
+
+
+def test_a_process_that_reads_as_before_is_the_same_object_and_a_changed_one_is_new(
+    tmp_path: Path,
+) -> None:
+    proc = FakeProc(tmp_path)
+    proc.add(120, "runc:[2:INIT]", start_time=700)
+    scanner = ProcScanner(str(tmp_path))
+    first = scanner.scan().processes[120]
+    assert scanner.scan().processes[120] is first
+
+    # exec(2) changes the comm, not the pid, start time or namespaces.
+    proc.add(120, "nginx", start_time=700)
+    execed = scanner.scan().processes[120]
+    assert execed is not first and execed.comm == "nginx"
+
+    # Reparented: its parent changes.
+    proc.add(120, "nginx", ppid=99, start_time=700)
+    assert scanner.scan().processes[120].ppid == 99
+
+
+def test_an_unreadable_link_is_reported_again_on_every_scan(tmp_path: Path) -> None:
+    proc = FakeProc(tmp_path)
+    proc.add(130, unreadable=["user"])
+    scanner = ProcScanner(str(tmp_path))
+    for _ in range(2):
+        scan = scanner.scan()
+        assert [(e.stage, e.pid, e.reason) for e in scan.errors] == [("ns", 130, "EINVAL")]

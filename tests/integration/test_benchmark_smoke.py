@@ -1,0 +1,38 @@
+"""The scan benchmark still runs end to end, at a tiny size (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scan.py"
+
+
+def test_the_benchmark_finds_every_pod_and_cleans_up(tmp_path: Path) -> None:
+    results, run_json = tmp_path / "RESULTS.md", tmp_path / "run.json"
+    benchmark = subprocess.Popen(
+        [sys.executable, str(BENCHMARK), "--pods", "5", "--containers", "2", "--rounds", "2",
+         "--scrapes", "20", "--settle", "0", "--results", str(results), "--json", str(run_json)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        stdout, stderr = benchmark.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not SIGKILL: the benchmark then removes the pods it started.
+        benchmark.terminate()
+        stdout, stderr = benchmark.communicate(timeout=60)
+        pytest.fail(f"the benchmark took over 240 s: {stdout[-2000:]}{stderr[-2000:]}")
+    assert benchmark.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    run = json.loads(run_json.read_text())
+    assert (run["pods"], run["pods_found"], run["containers"]) == (5, 5, 2)
+    assert run["synthetic_processes"] == 5 * (1 + 2 * 2)
+    assert all(len(samples) == 2 for samples in run["samples"].values())
+    assert "pods found: 5/5" in stdout
+    assert "removed every process the benchmark started" in stdout
+    assert "targets" in results.read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from typing import Any
 
 import click
@@ -223,4 +224,4 @@ def emit_graph(report: dict[str, Any], output: str) -> None:
     if output == "dot":
         click.echo(source, nl=False)
         return
-    click.get_binary_stream("stdout").write(render_graph(source, output))
+    sys.stdout.buffer.write(render_graph(source, output))

@@ -118,3 +118,18 @@ def test_podman_and_containerd_pods_side_by_side(
     rows = [line.split() for line in wide.stdout.splitlines()]
     assert ["-", PODMAN_POD, "podman"] in [row[:3] for row in rows]
     assert ["default", "my-nginx-pod", "containerd"] in [row[:3] for row in rows]
+
+
+def test_a_name_in_two_namespaces_is_ambiguous_without_n(
+    cri_node: CriNode, cri_pods: dict[str, CriPod]
+) -> None:
+    """containerd's seed pod is default/my-nginx-pod; a podman pod of that name has none."""
+    with kube_play(pod_yaml("my-nginx-pod", {"app": ["sleep", "100000"]})):
+        result = nsinspect(cri_node, "pod", "my-nginx-pod")
+        assert result.returncode == 1
+        assert 'pod name "my-nginx-pod" is ambiguous on this node' in result.stderr
+        assert "default/my-nginx-pod" in result.stderr
+        assert "my-nginx-pod (no namespace)" in result.stderr
+        assert "-n NAMESPACE" in result.stderr
+        chosen = json_of(nsinspect(cri_node, "pod", "my-nginx-pod", "-n", "default", "-o", "json"))
+        assert chosen["pod"]["runtime"] == "containerd"

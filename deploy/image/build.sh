@@ -24,7 +24,9 @@ ca=${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}
 if [ -n "$ca" ] && [ -f "$ca" ]; then
   build_args+=(--volume "$ca:/etc/nsinspect-build-ca.crt:ro" --build-arg PIP_CERT=/etc/nsinspect-build-ca.crt)
 fi
-if source=$(git -C "$repo" remote get-url origin 2>/dev/null); then
+# The source label names the public repository: only an https remote says which; a clone of a
+# local path keeps the Containerfile's default.
+if source=$(git -C "$repo" remote get-url origin 2>/dev/null) && [[ $source == https://* ]]; then
   build_args+=(--build-arg "SOURCE=$source")
 fi
 

@@ -68,7 +68,6 @@ class Agent:
         self.boot_seconds = boot_time(self.builder.scanner.proc_root)
         self._snapshot: Snapshot | None = None
         self._last_scan_monotonic: float | None = None
-        self.scans = 0
 
     # -- scanning ---------------------------------------------------------------------------
     def scan_once(self) -> None:
@@ -81,7 +80,6 @@ class Agent:
         self.metrics_state.kube_api_up.set(1 if self.watcher and self.watcher.up else 0)
         self._snapshot = snapshot
         self._last_scan_monotonic = time.monotonic()
-        self.scans += 1
         LOG.debug(
             "scan done",
             extra={

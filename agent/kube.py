@@ -66,7 +66,6 @@ class PodIntentWatcher:
         self._intents: dict[str, PodIntent] = {}
         self.up = False
         self.last_error = "not connected yet"
-        self.relists = 0
 
     def intents(self) -> Mapping[str, PodIntent]:
         return self._intents
@@ -106,7 +105,6 @@ class PodIntentWatcher:
             field_selector=self._selector(), _request_timeout=(5, 30)
         )
         self._intents = {pod.metadata.uid: intent_from_pod(pod) for pod in listing.items}
-        self.relists += 1
         if not self.up:
             LOG.info("Kubernetes API up: %d pods on node %s", len(self._intents), self.node_name)
         self.up = True

@@ -15,8 +15,6 @@ NS_TYPES: tuple[str, ...] = ("net", "ipc", "uts", "pid", "mnt", "user", "cgroup"
 # Where a process's children will live; differs from `pid`/`time` after unshare(2) without fork.
 CHILD_NS_TYPES: tuple[str, ...] = ("pid_for_children", "time_for_children")
 ALL_NS_TYPES: tuple[str, ...] = NS_TYPES + CHILD_NS_TYPES
-# The namespaces a pod's sandbox holds for its containers.
-POD_SHARED_TYPES: tuple[str, ...] = ("net", "ipc", "uts")
 
 
 class Verdict(StrEnum):

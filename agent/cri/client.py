@@ -20,8 +20,6 @@ API_VERSION = "v1"
 # A node's full sandbox or container list can exceed gRPC's default 4 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
-CriError = grpc.RpcError
-
 
 def describe(error: grpc.RpcError) -> str:
     """A short reason for a failed call, such as `UNAVAILABLE: connection refused`."""
@@ -32,7 +30,7 @@ def describe(error: grpc.RpcError) -> str:
 
 
 class CriClient:
-    """One runtime's CRI socket. Calls raise `CriError` (grpc.RpcError) on any failure."""
+    """One runtime's CRI socket. Calls raise grpc.RpcError on any failure."""
 
     def __init__(self, socket_path: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.socket_path = socket_path

@@ -8,6 +8,7 @@ import click
 
 from nsinspect.agent import documents
 from nsinspect.cli.output import emit_document
+from nsinspect.cli.remote import warn_unreachable
 from nsinspect.cli.render import render_findings
 from nsinspect.cli.sources import Sources
 
@@ -32,10 +33,8 @@ def doctor(sources: Sources, namespace: str | None, all_namespaces: bool, output
         raise click.UsageError("-n and -A exclude each other")
     remote = sources.remote(output)
     if remote is not None:
-        wanted = None if all_namespaces else (namespace or remote.default_namespace())
-        document = remote.finding_list(wanted)
-        for node, why in document["unreachable"].items():
-            click.echo(f"warning: the agent on node {node} did not answer: {why}", err=True)
+        document = remote.finding_list(namespace, all_namespaces)
+        warn_unreachable(document)
     else:
         document = documents.finding_list_document(sources.local.snapshot, namespace)
     if not emit_document(document, output):

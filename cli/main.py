@@ -19,7 +19,7 @@ from nsinspect.cli.lookup import find_pod
 from nsinspect.cli.output import emit_document
 from nsinspect.cli.permissions import permission_hint
 from nsinspect.cli.pinned import pinned_list_document, render_pinned
-from nsinspect.cli.remote import RemoteConfig
+from nsinspect.cli.remote import RemoteConfig, warn_unreachable
 from nsinspect.cli.render import (
     render_namespace,
     render_pod,
@@ -53,11 +53,6 @@ def pod_output_option(func: F) -> F:
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
-
-
-def warn_unreachable(document: dict[str, Any]) -> None:
-    for node, why in document.get("unreachable", {}).items():
-        warn(f"the agent on node {node} did not answer: {why}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,8 +158,7 @@ def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: 
         raise click.UsageError("-n and -A exclude each other")
     remote = sources.remote(output)
     if remote is not None:
-        wanted = None if all_namespaces else (namespace or remote.default_namespace())
-        document = remote.pod_list(wanted)
+        document = remote.pod_list(namespace, all_namespaces)
         warn_unreachable(document)
     else:
         document = sources.local.pod_list()

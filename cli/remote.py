@@ -193,8 +193,13 @@ class RemoteSource:
             answers = list(pool.map(ask, agents))
         return [a for a in answers if a is not None and a.get("kind") != "Status"]
 
-    def pod_list(self, namespace: str | None) -> dict[str, Any]:
-        query = f"?namespace={namespace}" if namespace is not None else ""
+    def _scope(self, namespace: str | None, all_namespaces: bool) -> str | None:
+        """kubectl's habit: -A means every namespace; no -n, the context's namespace."""
+        return None if all_namespaces else (namespace or self.default_namespace())
+
+    def pod_list(self, namespace: str | None, all_namespaces: bool) -> dict[str, Any]:
+        scope = self._scope(namespace, all_namespaces)
+        query = f"?namespace={scope}" if scope is not None else ""
         lists = self._from_every_agent(f"api/v1/pods{query}")
         items = [item for listing in lists for item in listing["items"]]
         return {
@@ -205,8 +210,9 @@ class RemoteSource:
             "unreachable": dict(sorted(self.unreachable.items())),
         }
 
-    def finding_list(self, namespace: str | None) -> dict[str, Any]:
-        query = f"?namespace={namespace}" if namespace is not None else ""
+    def finding_list(self, namespace: str | None, all_namespaces: bool) -> dict[str, Any]:
+        scope = self._scope(namespace, all_namespaces)
+        query = f"?namespace={scope}" if scope is not None else ""
         lists = self._from_every_agent(f"api/v1/findings{query}")
         return {
             "apiVersion": "nsinspect/v1",
@@ -217,3 +223,8 @@ class RemoteSource:
             ],
             "unreachable": dict(sorted(self.unreachable.items())),
         }
+
+
+def warn_unreachable(document: dict[str, Any]) -> None:
+    for node, why in document.get("unreachable", {}).items():
+        click.echo(f"warning: the agent on node {node} did not answer: {why}", err=True)

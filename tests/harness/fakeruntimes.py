@@ -55,6 +55,15 @@ def systemd_path(uid: str, container: str, qos: str = "besteffort", prefix: str 
     )
 
 
+def write_bundle(directory: Path, config: str, pid_file: str, pid: int | None) -> Path:
+    """An OCI bundle's config.json and, where the runtime records one, its init pid file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(config)
+    if pid is not None:
+        (directory / pid_file).write_text(str(pid))
+    return directory
+
+
 class FakeContainerd:
     def __init__(self, host_root: Path, state: str = "run/containerd") -> None:
         self.tasks = host_root / state / "io.containerd.runtime.v2.task"
@@ -70,12 +79,8 @@ class FakeContainerd:
         raw_config: str | None = None,
         namespace: str = "k8s.io",
     ) -> Path:
-        bundle = self.tasks / namespace / container_id
-        bundle.mkdir(parents=True, exist_ok=True)
-        (bundle / "config.json").write_text(raw_config or oci_config(annotations, namespaces))
-        if pid is not None:
-            (bundle / "init.pid").write_text(str(pid))
-        return bundle
+        config = raw_config or oci_config(annotations, namespaces)
+        return write_bundle(self.tasks / namespace / container_id, config, "init.pid", pid)
 
 
 def containerd_annotations(
@@ -111,12 +116,8 @@ class FakeCrio:
         pid: int | None = None,
         raw_config: str | None = None,
     ) -> Path:
-        userdata = self.run / container_id / "userdata"
-        userdata.mkdir(parents=True, exist_ok=True)
-        (userdata / "config.json").write_text(raw_config or oci_config(annotations, namespaces))
-        if pid is not None:
-            (userdata / "pidfile").write_text(str(pid))
-        return userdata
+        config = raw_config or oci_config(annotations, namespaces)
+        return write_bundle(self.run / container_id / "userdata", config, "pidfile", pid)
 
 
 def crio_annotations(

@@ -6,6 +6,7 @@ them in `documents.py`, so the API can stay stable while the model changes.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,6 +48,11 @@ class Process:
     cgroup_paths: tuple[str, ...]  # distinct paths over all hierarchies, unified first
     namespaces: Mapping[str, int | None]  # type -> inode; None where the link was unreadable
     ns_errors: Mapping[str, str] = field(default_factory=dict)  # type -> errno name
+
+
+def errno_name(exc: OSError) -> str:
+    """`EACCES` for a permission error: the short reason scan errors and verdicts carry."""
+    return errno.errorcode.get(exc.errno or 0, str(exc))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,12 @@ with the NS_GET_NSTYPE ioctl on a read-only open of the fd, which changes nothin
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 from collections.abc import Mapping
 
 from nsinspect.agent.discovery.procfs import parse_ns_link
-from nsinspect.agent.model import NS_TYPES, PinnedNamespace, Process, ScanError
+from nsinspect.agent.model import NS_TYPES, PinnedNamespace, Process, ScanError, errno_name
 
 # comm (at most 15 characters) of the processes whose fds are read.
 RUNTIME_COMMS = frozenset(
@@ -69,9 +68,7 @@ def _process_pins(
     except FileNotFoundError:
         return []  # exited since the scan
     except OSError as exc:
-        errors.append(
-            ScanError("fds", errno.errorcode.get(exc.errno or 0, str(exc)), pid=pid, path=fd_dir)
-        )
+        errors.append(ScanError("fds", errno_name(exc), pid=pid, path=fd_dir))
         return []
     pins = []
     for fd in fds:

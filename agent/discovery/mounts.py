@@ -7,10 +7,8 @@ mount table to read is the node's: that of the host reference process.
 
 from __future__ import annotations
 
-import errno
-
 from nsinspect.agent.discovery.procfs import parse_ns_link
-from nsinspect.agent.model import PinnedNamespace, ScanError
+from nsinspect.agent.model import PinnedNamespace, ScanError, errno_name
 
 
 def canonical_path(path: str) -> str:
@@ -52,7 +50,5 @@ def read_pins(proc_root: str, pid: int, errors: list[ScanError]) -> list[PinnedN
         with open(path, encoding="utf-8", errors="replace") as mountinfo:
             return parse_mountinfo(mountinfo.read())
     except OSError as exc:
-        errors.append(
-            ScanError("mounts", errno.errorcode.get(exc.errno or 0, str(exc)), pid=pid, path=path)
-        )
+        errors.append(ScanError("mounts", errno_name(exc), pid=pid, path=path))
         return []

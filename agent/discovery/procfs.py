@@ -13,7 +13,6 @@ a malformed file becomes a `ScanError` and the scan goes on.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from nsinspect.agent.model import ALL_NS_TYPES, Process, ScanError
+from nsinspect.agent.model import ALL_NS_TYPES, Process, ScanError, errno_name
 
 # The ns_errors of every process whose links all read (nearly all): one shared empty mapping.
 NO_NS_ERRORS: Mapping[str, str] = MappingProxyType({})
@@ -125,7 +124,7 @@ def read_namespaces(
             continue
         except OSError as exc:
             namespaces[ns_type] = None
-            errors[ns_type] = errno.errorcode.get(exc.errno or 0, str(exc))
+            errors[ns_type] = errno_name(exc)
         except ValueError:
             namespaces[ns_type] = None
             errors[ns_type] = "malformed link"
@@ -188,7 +187,7 @@ class ProcScanner:
             errors.append(ScanError("stat", "vanished", pid))
             return None
         except OSError as exc:
-            errors.append(ScanError("stat", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
+            errors.append(ScanError("stat", errno_name(exc), pid))
             return None
         try:
             return self._read_process_at(pid, base, pid_dir, errors)
@@ -204,7 +203,7 @@ class ProcScanner:
             errors.append(ScanError("stat", "vanished", pid))
             return None
         except OSError as exc:
-            errors.append(ScanError("stat", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
+            errors.append(ScanError("stat", errno_name(exc), pid))
             return None
         except (ValueError, IndexError):
             errors.append(ScanError("stat", "malformed stat", pid, f"{base}/stat"))
@@ -284,7 +283,7 @@ class ProcScanner:
         try:
             text = _read_small("cgroup", dir_fd=pid_dir)
         except OSError as exc:
-            errors.append(ScanError("cgroup", errno.errorcode.get(exc.errno or 0, str(exc)), pid))
+            errors.append(ScanError("cgroup", errno_name(exc), pid))
             return ()
         # Most processes of a node share a handful of cgroups: parse each distinct text once.
         parsed = self._parsed_cgroups.get(text)

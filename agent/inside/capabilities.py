@@ -7,7 +7,7 @@ the report precise ("needs CAP_SYS_ADMIN") instead of a bare EPERM from a helper
 
 from __future__ import annotations
 
-import errno
+from nsinspect.agent.model import errno_name
 
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
@@ -35,10 +35,6 @@ def lacking(capability: int, what: str) -> str | None:
     if has_capability(capability):
         return None
     return f"{what} needs {CAPABILITY_NAMES[capability]}, which nsinspect does not hold"
-
-
-def errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno or 0, str(exc))
 
 
 def denied_reason(exc: OSError, what: str) -> str:

@@ -19,7 +19,6 @@ from nsinspect.agent.inside import ipc, uts
 from nsinspect.agent.inside.capabilities import (
     CAP_SYS_ADMIN,
     CAP_SYS_PTRACE,
-    errno_name,
     has_capability,
     lacking,
 )
@@ -35,7 +34,7 @@ from nsinspect.agent.inside.sockets import (
     missing_owner_reason,
     read_listening,
 )
-from nsinspect.agent.model import Pod, Snapshot
+from nsinspect.agent.model import Pod, Snapshot, errno_name
 
 
 def _reason(exc: BaseException) -> str:

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from nsinspect.agent.inside.capabilities import denied_reason, errno_name
+from nsinspect.agent.inside.capabilities import denied_reason
+from nsinspect.agent.model import errno_name
 
 # setns(2) nstype flags (include/uapi/linux/sched.h)
 NS_FLAGS = {"ipc": 0x08000000, "uts": 0x04000000, "net": 0x40000000}
@@ -88,7 +89,7 @@ def _child(write_end: int, fds: Mapping[str, int], paths: Sequence[str]) -> NoRe
                     with open(path, encoding="utf-8", errors="replace") as file:
                         files[path] = file.read()
                 except OSError as exc:
-                    errors[path] = errno.errorcode.get(exc.errno or 0, str(exc))
+                    errors[path] = errno_name(exc)
             reply = {"files": files, "errors": errors}
         payload = json.dumps(reply).encode()
         while payload:

@@ -14,8 +14,8 @@ import ipaddress
 import socket
 import struct
 
-from nsinspect.agent.inside.capabilities import errno_name
 from nsinspect.agent.inside.model import Interface, NetnsView, Route
+from nsinspect.agent.model import errno_name
 
 FILES = ("dev", "igmp", "if_inet6", "fib_trie", "route", "ipv6_route")
 RTF_UP = 0x1

@@ -18,9 +18,9 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from nsinspect.agent.inside.capabilities import errno_name
 from nsinspect.agent.inside.model import Listening, Owner
 from nsinspect.agent.inside.procnet import decode_address
+from nsinspect.agent.model import errno_name
 
 # file under /proc/<pid>/net, family, protocol
 TABLES = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -10,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nsinspect.agent.model import ContainerIdentity, Role, ScanError
+from nsinspect.agent.model import ContainerIdentity, Role, ScanError, errno_name
 from nsinspect.agent.runtimes.cgroups import CgroupMatch
 
 # OCI runtime-spec namespace type -> the name of its /proc/<pid>/ns link.
@@ -66,9 +65,7 @@ def read_oci_bundle(path: str, errors: list[ScanError]) -> OciBundle | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        errors.append(
-            ScanError("runtime", errno.errorcode.get(exc.errno or 0, str(exc)), path=path)
-        )
+        errors.append(ScanError("runtime", errno_name(exc), path=path))
         return None
     except (ValueError, UnicodeDecodeError):
         errors.append(ScanError("runtime", "malformed config.json", path=path))

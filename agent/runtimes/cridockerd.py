@@ -10,12 +10,11 @@ bundles under docker's containerd state carry none of the pod identity, so they 
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from typing import Any
 
-from nsinspect.agent.model import ContainerIdentity, Role, ScanError
+from nsinspect.agent.model import ContainerIdentity, Role, ScanError, errno_name
 from nsinspect.agent.runtimes.base import parse_kubelet_name, under_root
 from nsinspect.agent.runtimes.cgroups import CgroupMatch
 
@@ -86,9 +85,7 @@ def _read_json(path: str, errors: list[ScanError]) -> Any:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        errors.append(
-            ScanError("runtime", errno.errorcode.get(exc.errno or 0, str(exc)), path=path)
-        )
+        errors.append(ScanError("runtime", errno_name(exc), path=path))
     except (ValueError, UnicodeDecodeError):
         errors.append(ScanError("runtime", f"malformed {os.path.basename(path)}", path=path))
     return None

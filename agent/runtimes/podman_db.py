@@ -10,14 +10,13 @@ never change, so an old copy gives the same answer.
 
 from __future__ import annotations
 
-import errno
 import json
 import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from nsinspect.agent.model import ScanError
+from nsinspect.agent.model import ScanError, errno_name
 
 _POD_RECORD_START = re.compile(rb'\{"id":"[0-9a-f]{64}","name":"')
 _SHARE_KEYS = {
@@ -106,7 +105,5 @@ def read_podman_pods(libpod_dir: str, errors: list[ScanError]) -> dict[str, Podm
     except FileNotFoundError:
         pass
     except OSError as exc:
-        errors.append(
-            ScanError("runtime", errno.errorcode.get(exc.errno or 0, str(exc)), path=bolt_path)
-        )
+        errors.append(ScanError("runtime", errno_name(exc), path=bolt_path))
     return pods

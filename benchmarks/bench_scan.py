@@ -41,7 +41,7 @@ from timing import (
 )
 from verify import fleet_problems
 
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 HERE = Path(__file__).resolve().parent
 TOOLS = ("lsns", "gcc", "unshare", "nsenter", "bash", "sleep")

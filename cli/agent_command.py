@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
 import click
 
-from nsinspect.agent import jsonlog
-from nsinspect.agent.snapshot import ProcRootError, ScanConfig
-from nsinspect.cli.sources import Sources
+from ..agent.daemon import jsonlog
+from ..agent.scanner import ProcRootError
+from .sources import Sources
 
 
 @click.command(name="agent")
@@ -77,18 +78,11 @@ def agent(
     log_level: str,
 ) -> None:
     """Run the node agent: scan on an interval; serve /metrics, /api/v1, /healthz, /readyz."""
-    from nsinspect.agent.daemon import Agent, AgentConfig  # the server stack, only for the agent
+    from ..agent.daemon.agent import Agent, AgentConfig  # the server stack, only for the agent
 
     jsonlog.configure(log_level)
-    scan = ScanConfig(
-        proc_root=sources.local.config.proc_root,
-        host_root=sources.local.config.host_root,
-        node_name=node_name,
-        cri_sockets=sources.local.config.cri_sockets,
-        state_dirs=sources.local.config.state_dirs,
-    )
     config = AgentConfig(
-        scan=scan,
+        scan=dataclasses.replace(sources.local.config, node_name=node_name),
         bind=bind,
         port=port,
         interval=interval,

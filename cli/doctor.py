@@ -6,13 +6,13 @@ import sys
 
 import click
 
-from nsinspect.agent import documents
-from nsinspect.cli.output import emit_document
-from nsinspect.cli.remote import warn_unreachable
-from nsinspect.cli.render import render_findings
-from nsinspect.cli.sources import Sources
+from ..agent.report import Severity
+from .output import emit_document
+from .remote import warn_unreachable
+from .render import render_findings
+from .sources import Sources
 
-FAILING = ("warning", "critical")
+FAILING = (Severity.WARNING, Severity.CRITICAL)
 
 
 @click.command()
@@ -36,8 +36,8 @@ def doctor(sources: Sources, namespace: str | None, all_namespaces: bool, output
         document = remote.finding_list(namespace, all_namespaces)
         warn_unreachable(document)
     else:
-        document = documents.finding_list_document(sources.local.snapshot, namespace)
+        document = sources.local.reports.finding_list(namespace)
     if not emit_document(document, output):
         render_findings(document)
-    if any(item["severity"] in FAILING for item in document["items"]):
+    if any(item.severity in FAILING for item in document.items):
         sys.exit(1)

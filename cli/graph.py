@@ -1,4 +1,4 @@
-"""A picture of a pod: Graphviz DOT drawn from its PodReport document (local or remote alike).
+"""A picture of a pod: Graphviz DOT drawn from its report (local or remote alike).
 
 The sandbox and the app containers are boxes; each namespace is one node, so a namespace the
 containers share is visibly one node with several edges; the pod's veth leads to its host-side
@@ -10,9 +10,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from typing import Any
 
 import click
+from msgspec import UnsetType
+
+from ..agent.report import (
+    NS_TYPES,
+    POD_SHARED_TYPES,
+    ContainerReport,
+    PodReport,
+    SocketOwner,
+    Verdict,
+)
 
 VERDICT_COLOUR = {
     "pod": "#2e7d32",
@@ -23,8 +32,6 @@ VERDICT_COLOUR = {
 }
 NS_FILL = {"pod": "#e8f5e9", "host": "#fff8e1", "other": "#ffebee", "private": "#eceff1"}
 GRAPH_FORMATS = ("dot", "svg", "png")
-DRAWN_TYPES = ("net", "ipc", "uts", "pid", "mnt", "user", "cgroup", "time")
-POD_SHARED = ("net", "ipc", "uts")  # what a sandbox holds for its containers
 
 
 def quote(text: object) -> str:
@@ -47,41 +54,40 @@ def _ns_id(ns_type: str, inode: int | None, owner: str) -> str:
     return f"ns:{ns_type}:{inode}" if inode is not None else f"ns:{ns_type}:unknown:{owner}"
 
 
-def _namespace_notes(report: dict[str, Any]) -> dict[str, str]:
+def _namespace_notes(report: PodReport) -> dict[str, str]:
     """What the details found in the pod's UTS and IPC namespaces, for their nodes' labels."""
     notes = {}
-    uts, ipc = report.get("uts"), report.get("ipc")
-    if uts and uts.get("hostname") is not None:
-        notes[_ns_id("uts", uts["ns_inode"], "sandbox")] = f"hostname {uts['hostname']}"
-    if ipc and ipc.get("shm_segments") is not None:
-        counts = (
-            f"shm {ipc['shm_segments']}, sem {ipc['semaphore_sets']}, msg {ipc['message_queues']}"
-        )
-        notes[_ns_id("ipc", ipc["ns_inode"], "sandbox")] = counts
+    uts, ipc = report.uts, report.ipc
+    if not isinstance(uts, UnsetType) and uts.hostname is not None:
+        notes[_ns_id("uts", uts.ns_inode, "sandbox")] = f"hostname {uts.hostname}"
+    if not isinstance(ipc, UnsetType) and ipc.shm_segments is not None:
+        counts = f"shm {ipc.shm_segments}, sem {ipc.semaphore_sets}, msg {ipc.message_queues}"
+        notes[_ns_id("ipc", ipc.ns_inode, "sandbox")] = counts
     return notes
 
 
-def _listens(report: dict[str, Any], container: dict[str, Any]) -> list[str]:
-    listening = report.get("network", {}).get("listening", [])
+def _listens(report: PodReport, container: ContainerReport) -> list[str]:
+    if isinstance(report.network, UnsetType):
+        return []
     return [
-        f"listens {entry['address']}:{entry['port']}/{entry['protocol']}"
-        if entry["family"] == "ipv4"
-        else f"listens [{entry['address']}]:{entry['port']}/{entry['protocol']}"
-        for entry in listening
-        if entry["owner"] == "container" and entry["container"] == container["name"]
+        f"listens {entry.address}:{entry.port}/{entry.protocol}"
+        if entry.family == "ipv4"
+        else f"listens [{entry.address}]:{entry.port}/{entry.protocol}"
+        for entry in report.network.listening
+        if entry.owner is SocketOwner.CONTAINER and entry.container == container.name
     ]
 
 
 class _Drawing:
     """Collects nodes per place (pod, node) and edges, each namespace node once."""
 
-    def __init__(self, report: dict[str, Any]) -> None:
+    def __init__(self, report: PodReport) -> None:
         self.report = report
         self.pod_nodes: list[str] = []
         self.node_nodes: list[str] = []
         self.edges: list[str] = []
         self.seen: set[str] = set()
-        self.host = report.get("host", {}).get("namespaces", {})
+        self.host = report.host.namespaces
         self.notes = _namespace_notes(report)
 
     def namespace(self, ns_type: str, inode: int | None, verdict: str, owner: str) -> str:
@@ -108,73 +114,73 @@ class _Drawing:
 
     def members(self) -> None:
         """Containers first, so a namespace they share with the sandbox is coloured `pod`."""
-        sandbox = self.report["sandbox"]
-        holder = f"{sandbox['comm'] or sandbox['process']}"
-        if sandbox.get("pid") is not None:
-            holder += f", pid {sandbox['pid']}"
-        label = f"sandbox\n{holder}\n{(sandbox['id'] or '-')[:12]}"
+        sandbox = self.report.sandbox
+        holder = f"{sandbox.comm or sandbox.process}"
+        if sandbox.pid is not None:
+            holder += f", pid {sandbox.pid}"
+        label = f"sandbox\n{holder}\n{(sandbox.id or '-')[:12]}"
         self.pod_nodes.append(
             _node("sandbox", label, shape="box", style="filled,bold", fillcolor="#e0e0e0")
         )
-        for container in self.report["containers"]:
-            node_id = f"container:{container['name']}"
-            pid = container["pid"] if container["pid"] is not None else "-"
-            label = "\n".join([container["name"], f"pid {pid}", *_listens(self.report, container)])
+        for container in self.report.containers:
+            node_id = f"container:{container.name}"
+            pid = container.pid if container.pid is not None else "-"
+            label = "\n".join([container.name, f"pid {pid}", *_listens(self.report, container)])
             self.pod_nodes.append(_node(node_id, label, shape="box", style="rounded"))
-            for ns_type in DRAWN_TYPES:
-                entry = container["namespaces"].get(ns_type)
+            for ns_type in NS_TYPES:
+                entry = container.namespaces.get(ns_type)
                 if entry is None:
                     continue
-                verdict = entry["verdict"]
-                ns = self.namespace(ns_type, entry["inode"], verdict, container["name"])
+                verdict = entry.verdict
+                ns = self.namespace(ns_type, entry.inode, verdict, container.name)
                 self.edges.append(
                     _edge(node_id, ns, color=VERDICT_COLOUR.get(verdict, "#000000"), label=verdict)
                 )
-        for ns_type in DRAWN_TYPES:
-            if ns_type in sandbox["namespaces"]:
-                held = "pod" if ns_type in POD_SHARED else "private"
-                ns = self.namespace(ns_type, sandbox["namespaces"][ns_type], held, "sandbox")
+        for ns_type in NS_TYPES:
+            if ns_type in sandbox.namespaces:
+                held = Verdict.POD if ns_type in POD_SHARED_TYPES else Verdict.PRIVATE
+                ns = self.namespace(ns_type, sandbox.namespaces[ns_type], held, "sandbox")
                 self.edges.append(_edge("sandbox", ns, style="bold", color="#424242"))
 
     def network(self) -> None:
-        network = self.report.get("network")
-        if not network or network.get("host_network"):
+        network = self.report.network
+        if isinstance(network, UnsetType) or network.host_network:
             return
-        net_id = _ns_id("net", self.report["sandbox"]["namespaces"].get("net"), "sandbox")
-        for interface in network["interfaces"]:
-            if interface["kind"] == "loopback":
+        net_id = _ns_id("net", self.report.sandbox.namespaces.get("net"), "sandbox")
+        for interface in network.interfaces:
+            if interface.kind == "loopback":
                 continue
-            if_id = f"if:pod:{interface['name']}"
-            addresses = "\n".join(interface["addresses"][:3])
-            label = f"{interface['name']} ({interface['kind'] or 'interface'})\n{addresses}"
+            if_id = f"if:pod:{interface.name}"
+            addresses = "\n".join(interface.addresses[:3])
+            label = f"{interface.name} ({interface.kind or 'interface'})\n{addresses}"
             self.pod_nodes.append(_node(if_id, label.strip(), shape="cds", style="filled"))
             self.edges.append(_edge(net_id, if_id, style="dashed", arrowhead="none"))
-            peer = interface.get("peer")
-            if not peer or not peer.get("name"):
+            peer = interface.peer
+            if not peer or not peer.name:
                 continue
-            peer_id = f"if:node:{peer['name']}"
+            peer_id = f"if:node:{peer.name}"
             self.node_nodes.append(
-                _node(peer_id, f"{peer['name']}\nifindex {peer['index']}", shape="cds")
+                _node(peer_id, f"{peer.name}\nifindex {peer.index}", shape="cds")
             )
             self.edges.append(_edge(if_id, peer_id, dir="both", label="veth pair"))
-            master = peer.get("master")
+            master = peer.master
             if master:
-                master_id = f"if:node:{master['name']}"
+                master_id = f"if:node:{master.name}"
                 if master_id not in self.seen:
                     self.seen.add(master_id)
-                    label = f"{master['name']}\n({master['kind'] or 'master'})"
+                    label = f"{master.name}\n({master.kind or 'master'})"
                     self.node_nodes.append(_node(master_id, label, shape="box3d"))
                 self.edges.append(_edge(peer_id, master_id, label="enslaved to"))
 
 
-def build_dot(report: dict[str, Any]) -> str:
+def build_dot(report: PodReport) -> str:
     """The DOT source for one pod: its members, namespaces and network path to the node."""
     drawing = _Drawing(report)
     drawing.members()
     drawing.network()
-    pod = report["pod"]
-    title = f"{pod['namespace']}/{pod['name']}" if pod["namespace"] else pod["name"]
-    pod_label = f"pod {title} ({pod['runtime']})"
+    pod = report.pod
+    title = pod.key
+    pod_label = f"pod {title} ({pod.runtime})"
     lines = [
         f"digraph {quote('pod ' + title)} {{",
         '    graph [rankdir=LR, fontname="Helvetica", compound=true, nodesep=0.3];',
@@ -185,7 +191,7 @@ def build_dot(report: dict[str, Any]) -> str:
         *drawing.pod_nodes,
         "    }",
         "    subgraph cluster_node {",
-        f"    label={quote('node ' + str(report.get('node') or ''))}; style=dashed;",
+        f"    label={quote('node ' + (report.node or ''))}; style=dashed;",
         *drawing.node_nodes,
         "    }",
         *drawing.edges,
@@ -219,7 +225,7 @@ def render_graph(dot_source: str, output: str) -> bytes:
     return done.stdout
 
 
-def emit_graph(report: dict[str, Any], output: str) -> None:
+def emit_graph(report: PodReport, output: str) -> None:
     source = build_dot(report)
     if output == "dot":
         click.echo(source, nl=False)

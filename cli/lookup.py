@@ -1,11 +1,13 @@
-"""Find one pod by name in a PodList, with errors a user can act on."""
+"""Find one pod by name among the pods of a node, with errors a user can act on."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from collections.abc import Sequence
 
 import click
+
+PodName = tuple[str, str]  # (namespace, name); "" for no Kubernetes namespace
 
 
 class PodNotFound(click.ClickException):
@@ -16,39 +18,31 @@ class AmbiguousPod(click.ClickException):
     exit_code = 1
 
 
-def pod_label(item: dict[str, Any]) -> str:
-    pod = item["pod"]
-    return (
-        f"{pod['namespace']}/{pod['name']}" if pod["namespace"] else f"{pod['name']} (no namespace)"
-    )
+def pod_label(pod: PodName) -> str:
+    namespace, name = pod
+    return f"{namespace}/{name}" if namespace else f"{name} (no namespace)"
 
 
-def find_pod(items: list[dict[str, Any]], name: str, namespace: str | None) -> dict[str, Any]:
+def find_pod(pods: Sequence[PodName], name: str, namespace: str | None) -> PodName:
     """The pod called `name` (in `namespace` when given); a name unique on the node needs none."""
-    candidates = [
-        item
-        for item in items
-        if item["pod"]["name"] == name
-        and (namespace is None or item["pod"]["namespace"] == namespace)
-    ]
+    candidates = [p for p in pods if p[1] == name and (namespace is None or p[0] == namespace)]
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
-        listed = ", ".join(sorted(pod_label(item) for item in candidates))
+        listed = ", ".join(sorted(pod_label(pod) for pod in candidates))
         raise AmbiguousPod(
             f'pod name "{name}" is ambiguous on this node: {listed}. Choose one with -n NAMESPACE.'
         )
     where = f'in namespace "{namespace}"' if namespace is not None else "in any namespace"
     message = f'pod "{name}" not found {where} on this node'
-    same_name = [item for item in items if item["pod"]["name"] == name]
+    same_name = [pod for pod in pods if pod[1] == name]
     close = same_name or [
-        item
-        for item in items
-        if item["pod"]["name"]
-        in difflib.get_close_matches(name, [i["pod"]["name"] for i in items], 5, 0.6)
+        pod
+        for pod in pods
+        if pod[1] in difflib.get_close_matches(name, [p[1] for p in pods], 5, 0.6)
     ]
     if close:
-        message += f". Did you mean: {', '.join(sorted(pod_label(item) for item in close))}?"
-    elif not items:
+        message += f". Did you mean: {', '.join(sorted(pod_label(pod) for pod in close))}?"
+    elif not pods:
         message += " (no pods found at all)"
     raise PodNotFound(message)

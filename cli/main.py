@@ -8,26 +8,25 @@ from typing import Any, TypeVar
 
 import click
 
-from nsinspect.agent import __version__
-from nsinspect.agent.model import ALL_NS_TYPES
-from nsinspect.agent.snapshot import ScanConfig
-from nsinspect.cli.agent_command import agent
-from nsinspect.cli.doctor import doctor
-from nsinspect.cli.graph import GRAPH_FORMATS, emit_graph
-from nsinspect.cli.local import LocalSource
-from nsinspect.cli.lookup import find_pod
-from nsinspect.cli.output import emit_document
-from nsinspect.cli.permissions import permission_hint
-from nsinspect.cli.pinned import pinned_list_document, render_pinned
-from nsinspect.cli.remote import RemoteConfig, warn_unreachable
-from nsinspect.cli.render import (
+from ..agent import __version__
+from ..agent.report import ALL_NS_TYPES, PodReport, Verdict
+from ..agent.scanner import ScanConfig
+from .agent_command import agent
+from .doctor import doctor
+from .graph import GRAPH_FORMATS, emit_graph
+from .local import LocalSource
+from .lookup import find_pod
+from .output import emit_document
+from .pinned import render_pinned
+from .remote import RemoteConfig, warn_unreachable
+from .render import (
     render_namespace,
     render_pod,
     render_pod_list,
     render_process,
 )
-from nsinspect.cli.runtime_options import runtime_options
-from nsinspect.cli.sources import Sources, cluster_options
+from .runtime_options import runtime_options
+from .sources import Sources, cluster_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "wide", "json", "yaml")
@@ -108,7 +107,7 @@ def cli(
 
 
 def _hint_permissions(source: LocalSource) -> None:
-    hint = permission_hint(source.scan_errors())
+    hint = source.reports.permission_hint()
     if hint:
         warn(hint)
 
@@ -131,19 +130,21 @@ def pod(sources: Sources, name: str, namespace: str | None, output: str) -> None
     elif not emit_document(report, output):
         render_pod(report, wide=output == "wide")
     if remote is None and any(
-        v["verdict"] == "unknown" for c in report["containers"] for v in c["namespaces"].values()
+        v.verdict is Verdict.UNKNOWN for c in report.containers for v in c.namespaces.values()
     ):
         _hint_permissions(sources.local)
 
 
-def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> dict[str, Any]:
-    items = source.pod_list()["items"]
+def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> PodReport:
+    reports = source.reports
     try:
-        report = find_pod(items, name, namespace)
+        found = find_pod(reports.pod_names(), name, namespace)
     except click.ClickException:
         _hint_permissions(source)
         raise
-    return source.with_details(report)
+    pod = reports.find(*found)
+    assert pod is not None  # found among the same snapshot's pods
+    return reports.pod_report(pod)
 
 
 @cli.command()
@@ -161,10 +162,7 @@ def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: 
         document = remote.pod_list(namespace, all_namespaces)
         warn_unreachable(document)
     else:
-        document = sources.local.pod_list()
-        if namespace is not None:
-            items = document["items"]
-            document["items"] = [i for i in items if i["pod"]["namespace"] == namespace]
+        document = sources.local.reports.pod_list(namespace)
     if not emit_document(document, output):
         render_pod_list(document, wide=output == "wide")
     if remote is None:
@@ -178,12 +176,12 @@ def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: 
 def pid(sources: Sources, pid: int, output: str) -> None:
     """Show one process's namespaces and the pod it belongs to (on this node)."""
     source = sources.local
-    report = source.process(pid)
+    report = source.reports.process_report(pid)
     if report is None:
         raise click.ClickException(f"no process {pid} under {source.config.proc_root}")
     if not emit_document(report, output):
         render_process(report, wide=output == "wide")
-    if any(entry["inode"] is None for entry in report["namespaces"].values()):
+    if any(entry.inode is None for entry in report.namespaces.values()):
         _hint_permissions(source)
 
 
@@ -208,15 +206,15 @@ def parse_namespace_argument(value: str) -> tuple[str, int]:
 def namespace_command(sources: Sources, namespace: str | None, output: str) -> None:
     """Show who is in one namespace (TYPE:INODE) on this node: processes, pods, pins. Without
     TYPE:INODE, list the pinned namespaces and the orphans among them."""
-    source = sources.local
+    reports = sources.local.reports
     if namespace is None:
-        pinned = pinned_list_document(source.snapshot)
+        pinned = reports.pinned_list()
         if not emit_document(pinned, output):
             render_pinned(pinned, wide=output == "wide")
         return
     ns_type, inode = parse_namespace_argument(namespace)
-    report = source.namespace(ns_type, inode)
-    if not report["processes"] and not report["pins"]:
+    report = reports.namespace_report(ns_type, inode)
+    if not report.processes and not report.pins:
         raise click.ClickException(
             f"no process is in {ns_type}:[{inode}] and nothing pins it on this node"
         )

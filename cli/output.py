@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
-import yaml
+from ..agent.report import Document
 
 
-def emit_document(document: dict[str, Any], output: str) -> bool:
+def emit_document(document: Document, output: str) -> bool:
     """Print a document as json or yaml; False when the format is a table."""
     if output == "json":
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(json.dumps(document.to_json(), indent=2) + "\n")
         return True
     if output == "yaml":
-        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+        import yaml  # only for -o yaml
+
+        sys.stdout.write(yaml.safe_dump(document.to_json(), sort_keys=False))
         return True
     return False

@@ -8,40 +8,26 @@ of every namespace (each container has its own mount and pid namespaces).
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from nsinspect.agent import documents
-from nsinspect.agent.model import Snapshot
-from nsinspect.cli.table import format_table
+from ..agent.report import NamespaceList
+from .table import format_table
 
 
-def pinned_list_document(snapshot: Snapshot) -> dict[str, Any]:
-    """The NamespaceList of the namespaces something pins, with the node's orphans."""
-    document = documents.namespace_list_document(snapshot)
-    document["items"] = [item for item in document["items"] if item["pins"]]
-    return document
-
-
-def render_pinned(document: dict[str, Any], wide: bool = False) -> None:
-    items = document["items"]
+def render_pinned(document: NamespaceList, wide: bool = False) -> None:
+    items = document.items
     if not items:
         click.echo("No pinned namespaces on this node.")
         return
     rows = []
     for item in items:
-        users = sorted({user["pod"] for user in item["users"]})
-        state = (
-            "ORPHAN"
-            if item["orphan"]
-            else ", ".join(users) or f"{len(item['processes'])} processes"
-        )
-        pins = item["pins"] if wide else item["pins"][:1]
-        more = "" if wide or len(item["pins"]) == 1 else f" (+{len(item['pins']) - 1})"
-        rows.append([item["type"], str(item["inode"]), state, ", ".join(pins) + more])
+        users = sorted({user.pod for user in item.users})
+        state = "ORPHAN" if item.orphan else ", ".join(users) or f"{len(item.processes)} processes"
+        pins = item.pins if wide else item.pins[:1]
+        more = "" if wide or len(item.pins) == 1 else f" (+{len(item.pins) - 1})"
+        rows.append([item.ns_type, str(item.inode), state, ", ".join(pins) + more])
     click.echo("\n".join(format_table(["TYPE", "INODE", "USED BY", "PINNED AT"], rows)))
-    orphans = len({(orphan["type"], orphan["inode"]) for orphan in document["orphans"]})
+    orphans = len({(orphan.ns_type, orphan.inode) for orphan in document.orphans})
     if orphans:
         click.echo(
             f"\n{orphans} orphan namespace(s): pinned, but no process is in them and no pod "

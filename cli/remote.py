@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import msgspec
+
+from ..agent.report import Document, FindingList, PodList, PodReport, WireError, value_or
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
 INSTALL_HINT = (
     "install it with: kubectl apply -k deploy/overlays/plain (see README, 'Install on a cluster')"
 )
 T = TypeVar("T")
+D = TypeVar("D", bound=Document)
 
 
 class RemoteError(click.ClickException):
@@ -134,8 +138,8 @@ class RemoteSource:
         )
         return [pod for pod in listing.items if pod.status and pod.status.phase == "Running"]
 
-    def _from_agent(self, agent: Any, path: str) -> dict[str, Any]:
-        """GET `path` from one agent through the API server's pod proxy."""
+    def _from_agent(self, agent: Any, path: str) -> Any:
+        """GET `path` from one agent through the API server's pod proxy: its JSON."""
         response = self._call(
             f"asking agent {agent.metadata.name} on node {agent.spec.node_name}",
             self.core.connect_get_namespaced_pod_proxy_with_path,
@@ -145,14 +149,22 @@ class RemoteSource:
             _preload_content=False,
         )
         try:
-            document: dict[str, Any] = json.loads(response.data)
+            return json.loads(response.data)
         except ValueError as exc:
             raise RemoteError(
                 f"agent {agent.metadata.name} sent something that is not JSON"
             ) from exc
-        return document
 
-    def pod_report(self, name: str, namespace: str | None) -> dict[str, Any]:
+    @staticmethod
+    def _parse(agent: Any, document: Any, kind: type[D]) -> D:
+        try:
+            return kind.from_json(document)
+        except WireError as exc:
+            raise RemoteError(
+                f"agent {agent.metadata.name} sent a malformed answer: {exc}"
+            ) from exc
+
+    def pod_report(self, name: str, namespace: str | None) -> PodReport:
         namespace = namespace or self.default_namespace()
         from kubernetes.client.exceptions import ApiException
 
@@ -172,59 +184,62 @@ class RemoteSource:
         agents = self._agents(node)
         if not agents:
             raise RemoteError(f"no nsinspect agent runs on node {node}; {INSTALL_HINT}")
-        report = self._from_agent(agents[0], f"api/v1/pods/{namespace}/{name}")
-        if report.get("kind") == "Status":
-            raise RemoteError(f"agent on node {node}: {report.get('message', 'error')}")
-        return report
+        document = self._from_agent(agents[0], f"api/v1/pods/{namespace}/{name}")
+        if _is_status(document):
+            raise RemoteError(f"agent on node {node}: {document.get('message', 'error')}")
+        return self._parse(agents[0], document, PodReport)
 
-    def _from_every_agent(self, path: str) -> list[dict[str, Any]]:
+    def _from_every_agent(self, path: str, kind: type[D]) -> list[D]:
         agents = self._agents()
         if not agents:
             raise RemoteError(f"no nsinspect agent runs in this cluster; {INSTALL_HINT}")
 
-        def ask(agent: Any) -> dict[str, Any] | None:
+        def ask(agent: Any) -> D | None:
             try:
-                return self._from_agent(agent, path)
+                document = self._from_agent(agent, path)
+                return None if _is_status(document) else self._parse(agent, document, kind)
             except RemoteError as exc:
                 self.unreachable[agent.spec.node_name] = exc.message
                 return None
 
         with ThreadPoolExecutor(max_workers=min(16, len(agents))) as pool:
             answers = list(pool.map(ask, agents))
-        return [a for a in answers if a is not None and a.get("kind") != "Status"]
+        return [a for a in answers if a is not None]
 
     def _scope(self, namespace: str | None, all_namespaces: bool) -> str | None:
         """kubectl's habit: -A means every namespace; no -n, the context's namespace."""
         return None if all_namespaces else (namespace or self.default_namespace())
 
-    def pod_list(self, namespace: str | None, all_namespaces: bool) -> dict[str, Any]:
+    def pod_list(self, namespace: str | None, all_namespaces: bool) -> PodList:
         scope = self._scope(namespace, all_namespaces)
         query = f"?namespace={scope}" if scope is not None else ""
-        lists = self._from_every_agent(f"api/v1/pods{query}")
-        items = [item for listing in lists for item in listing["items"]]
-        return {
-            "apiVersion": "nsinspect/v1",
-            "kind": "PodList",
-            "node": "",
-            "items": sorted(items, key=lambda i: (i["pod"]["namespace"], i["pod"]["name"])),
-            "unreachable": dict(sorted(self.unreachable.items())),
-        }
+        lists = self._from_every_agent(f"api/v1/pods{query}", PodList)
+        items = [item for listing in lists for item in listing.items]
+        return PodList(
+            node="",
+            items=sorted(items, key=lambda i: (i.pod.namespace, i.pod.name)),
+            unreachable=dict(sorted(self.unreachable.items())),
+        )
 
-    def finding_list(self, namespace: str | None, all_namespaces: bool) -> dict[str, Any]:
+    def finding_list(self, namespace: str | None, all_namespaces: bool) -> FindingList:
         scope = self._scope(namespace, all_namespaces)
         query = f"?namespace={scope}" if scope is not None else ""
-        lists = self._from_every_agent(f"api/v1/findings{query}")
-        return {
-            "apiVersion": "nsinspect/v1",
-            "kind": "FindingList",
-            "node": "",
-            "items": [
-                dict(item, node=listing["node"]) for listing in lists for item in listing["items"]
+        lists = self._from_every_agent(f"api/v1/findings{query}", FindingList)
+        return FindingList(
+            node="",
+            items=[
+                msgspec.structs.replace(item, node=listing.node)
+                for listing in lists
+                for item in listing.items
             ],
-            "unreachable": dict(sorted(self.unreachable.items())),
-        }
+            unreachable=dict(sorted(self.unreachable.items())),
+        )
 
 
-def warn_unreachable(document: dict[str, Any]) -> None:
-    for node, why in document.get("unreachable", {}).items():
+def _is_status(document: Any) -> bool:
+    return isinstance(document, dict) and document.get("kind") == "Status"
+
+
+def warn_unreachable(document: PodList | FindingList) -> None:
+    for node, why in value_or(document.unreachable, {}).items():
         click.echo(f"warning: the agent on node {node} did not answer: {why}", err=True)

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from nsinspect.agent.runtimes import DEFAULT_CRI_SOCKETS, STATE_DIRS
+from ..agent.scanner import DEFAULT_CRI_SOCKETS, STATE_DIRS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from nsinspect.cli.local import LocalSource
-from nsinspect.cli.remote import RemoteConfig, RemoteSource, cluster_configured
+from .local import LocalSource
+from .remote import RemoteConfig, RemoteSource, cluster_configured
 
 F = TypeVar("F", bound=Callable[..., Any])
 

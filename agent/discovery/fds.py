@@ -18,8 +18,8 @@ import fcntl
 import os
 from collections.abc import Mapping
 
-from nsinspect.agent.discovery.procfs import parse_ns_link
-from nsinspect.agent.model import NS_TYPES, PinnedNamespace, Process, ScanError, errno_name
+from ..model import NS_TYPES, PinnedNamespace, Process, ScanError, ScanStage, errno_name
+from .procfs import parse_ns_link
 
 # comm (at most 15 characters) of the processes whose fds are read.
 RUNTIME_COMMS = frozenset(
@@ -68,7 +68,7 @@ def _process_pins(
     except FileNotFoundError:
         return []  # exited since the scan
     except OSError as exc:
-        errors.append(ScanError("fds", errno_name(exc), pid=pid, path=fd_dir))
+        errors.append(ScanError(ScanStage.FDS, errno_name(exc), pid=pid, path=fd_dir))
         return []
     pins = []
     for fd in fds:

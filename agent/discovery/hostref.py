@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nsinspect.agent.discovery.procfs import KTHREADD_PID, ProcScanner
-from nsinspect.agent.model import HostReference, Process
+from ..model import HostReference, HostReferenceKind, Process
+from .procfs import KTHREADD_PID, ProcScanner
 
 
 def choose_host_reference(scanner: ProcScanner, processes: Mapping[int, Process]) -> HostReference:
@@ -18,7 +18,7 @@ def choose_host_reference(scanner: ProcScanner, processes: Mapping[int, Process]
     """
     init = processes.get(1)
     if init is not None and not init.ns_errors and init.namespaces:
-        return HostReference("pid1", 1, dict(init.namespaces))
+        return HostReference(HostReferenceKind.PID1, 1, dict(init.namespaces))
     if init is None:
         why = "pid 1 is not visible under the proc root"
     else:
@@ -27,9 +27,15 @@ def choose_host_reference(scanner: ProcScanner, processes: Mapping[int, Process]
         )
     kthreadd = scanner.kthreadd_namespaces()
     if kthreadd is not None:
-        return HostReference("kthreadd", KTHREADD_PID, kthreadd, note=f"{why}; used kthreadd")
+        return HostReference(
+            HostReferenceKind.KTHREADD, KTHREADD_PID, kthreadd, note=f"{why}; used kthreadd"
+        )
     own = scanner.self_namespaces()
     if own is not None:
         pid, namespaces = own
-        return HostReference("self", pid, namespaces, note=f"{why}; used the scanner's own")
-    return HostReference("none", 0, {}, note=f"{why}; no host reference could be read")
+        return HostReference(
+            HostReferenceKind.SELF, pid, namespaces, note=f"{why}; used the scanner's own"
+        )
+    return HostReference(
+        HostReferenceKind.NONE, 0, {}, note=f"{why}; no host reference could be read"
+    )

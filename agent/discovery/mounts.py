@@ -7,14 +7,8 @@ mount table to read is the node's: that of the host reference process.
 
 from __future__ import annotations
 
-from nsinspect.agent.discovery.procfs import parse_ns_link
-from nsinspect.agent.model import PinnedNamespace, ScanError, errno_name
-
-
-def canonical_path(path: str) -> str:
-    """A pin path as the mount table shows it: `/var/run` is a symlink to `/run` on every
-    modern distribution, so CRI-O's `/var/run/netns/<id>` in a spec is `/run/netns/<id>` there."""
-    return "/run/" + path[len("/var/run/") :] if path.startswith("/var/run/") else path
+from ..model import PinnedNamespace, ScanError, ScanStage, errno_name
+from .procfs import parse_ns_link
 
 
 def _unescape(field: str) -> str:
@@ -50,5 +44,5 @@ def read_pins(proc_root: str, pid: int, errors: list[ScanError]) -> list[PinnedN
         with open(path, encoding="utf-8", errors="replace") as mountinfo:
             return parse_mountinfo(mountinfo.read())
     except OSError as exc:
-        errors.append(ScanError("mounts", errno_name(exc), pid=pid, path=path))
+        errors.append(ScanError(ScanStage.MOUNTS, errno_name(exc), pid=pid, path=path))
         return []

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from nsinspect.agent.model import ALL_NS_TYPES, Process, ScanError, errno_name
+from ..model import ALL_NS_TYPES, Process, ScanError, ScanStage, errno_name
 
 # The ns_errors of every process whose links all read (nearly all): one shared empty mapping.
 NO_NS_ERRORS: Mapping[str, str] = MappingProxyType({})
@@ -184,10 +184,10 @@ class ProcScanner:
         try:
             pid_dir = os.open(base, os.O_PATH | os.O_DIRECTORY)
         except FileNotFoundError:
-            errors.append(ScanError("stat", "vanished", pid))
+            errors.append(ScanError(ScanStage.STAT, "vanished", pid))
             return None
         except OSError as exc:
-            errors.append(ScanError("stat", errno_name(exc), pid))
+            errors.append(ScanError(ScanStage.STAT, errno_name(exc), pid))
             return None
         try:
             return self._read_process_at(pid, base, pid_dir, errors)
@@ -200,18 +200,18 @@ class ProcScanner:
         try:
             stat = parse_stat(_read_small("stat", STAT_READ_SIZE, pid_dir))
         except FileNotFoundError:
-            errors.append(ScanError("stat", "vanished", pid))
+            errors.append(ScanError(ScanStage.STAT, "vanished", pid))
             return None
         except OSError as exc:
-            errors.append(ScanError("stat", errno_name(exc), pid))
+            errors.append(ScanError(ScanStage.STAT, errno_name(exc), pid))
             return None
         except (ValueError, IndexError):
-            errors.append(ScanError("stat", "malformed stat", pid, f"{base}/stat"))
+            errors.append(ScanError(ScanStage.STAT, "malformed stat", pid, f"{base}/stat"))
             return None
         if stat.flags & PF_KTHREAD:
             return None
         if stat.state in ("Z", "X"):
-            errors.append(ScanError("stat", "zombie", pid))
+            errors.append(ScanError(ScanStage.STAT, "zombie", pid))
             return None
 
         # The common case in one go: every link reads. Any error takes the careful path below,
@@ -235,10 +235,11 @@ class ProcScanner:
         if namespaces is None:
             namespaces, ns_errors = read_namespaces(base, self.ns_types)
             if not namespaces and not os.path.exists(base):
-                errors.append(ScanError("ns", "vanished", pid))
+                errors.append(ScanError(ScanStage.NS, "vanished", pid))
                 return None
             errors.extend(
-                ScanError("ns", reason, pid, f"{base}/ns/{t}") for t, reason in ns_errors.items()
+                ScanError(ScanStage.NS, reason, pid, f"{base}/ns/{t}")
+                for t, reason in ns_errors.items()
             )
 
         cgroup_paths = self._cgroup_paths(pid, stat.start_time, pid_dir, errors)
@@ -283,7 +284,7 @@ class ProcScanner:
         try:
             text = _read_small("cgroup", dir_fd=pid_dir)
         except OSError as exc:
-            errors.append(ScanError("cgroup", errno_name(exc), pid))
+            errors.append(ScanError(ScanStage.CGROUP, errno_name(exc), pid))
             return ()
         # Most processes of a node share a handful of cgroups: parse each distinct text once.
         parsed = self._parsed_cgroups.get(text)
@@ -293,7 +294,10 @@ class ProcScanner:
         for line in malformed:
             errors.append(
                 ScanError(
-                    "cgroup", f"malformed line {line[:80]!r}", pid, f"{self.proc_root}/{pid}/cgroup"
+                    ScanStage.CGROUP,
+                    f"malformed line {line[:80]!r}",
+                    pid,
+                    f"{self.proc_root}/{pid}/cgroup",
                 )
             )
         self._cgroups[pid] = (start_time, paths)
@@ -319,3 +323,15 @@ class ProcScanner:
             return None
         namespaces, ns_errors = read_namespaces(f"{self.proc_root}/{pid}", self.ns_types)
         return None if ns_errors or not namespaces else (pid, namespaces)
+
+
+def boot_time(proc_root: str) -> float | None:
+    """Seconds since the epoch at boot (`btime` of `<proc root>/stat`)."""
+    try:
+        with open(f"{proc_root}/stat", encoding="ascii") as stat:
+            for line in stat:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..model import Runtime
+
 _CONTAINER_COMPONENT = re.compile(
     r"^(?:(?P<prefix>cri-containerd|crio|docker|libpod)-)?(?P<id>[0-9a-f]{64})(?:\.scope)?$"
 )
@@ -31,17 +33,17 @@ _POD_UID = re.compile(
 _PODMAN_POD = re.compile(r"^(?:machine-libpod_pod_)?(?P<id>[0-9a-f]{64})(?:\.slice)?$")
 
 RUNTIME_BY_PREFIX = {
-    "cri-containerd": "containerd",
-    "crio": "cri-o",
-    "docker": "docker",
-    "libpod": "podman",
+    "cri-containerd": Runtime.CONTAINERD,
+    "crio": Runtime.CRIO,
+    "docker": Runtime.DOCKER,
+    "libpod": Runtime.PODMAN,
 }
 
 
 @dataclass(frozen=True, slots=True)
 class CgroupMatch:
     container_id: str
-    runtime_hint: str = ""  # from the scope prefix; "" when the path does not say
+    runtime_hint: Runtime | None = None  # from the scope prefix; None when the path does not say
     pod_uid: str = ""  # kubelet's pod uid, with dashes
     podman_pod_id: str = ""
     kubelet_layout: bool = False  # under kubepods: a Kubernetes pod
@@ -63,7 +65,7 @@ def match_cgroup_path(path: str) -> CgroupMatch | None:
         pod_uid = _pod_uid(parents)
         return CgroupMatch(
             container_id=found.group("id"),
-            runtime_hint=RUNTIME_BY_PREFIX.get(prefix, ""),
+            runtime_hint=RUNTIME_BY_PREFIX.get(prefix),
             pod_uid=pod_uid,
             podman_pod_id=_podman_pod_id(parents) if prefix == "libpod" else "",
             # `kubepods`, `kubepods.slice`, `kubepods-besteffort.slice`, and under a

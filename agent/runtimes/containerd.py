@@ -12,16 +12,11 @@ from __future__ import annotations
 import glob
 import os
 
-from nsinspect.agent.model import ContainerIdentity, Role, ScanError
-from nsinspect.agent.runtimes.base import (
-    OciBundle,
-    read_oci_bundle,
-    read_pid_file,
-    requested_from_spec,
-    through_sandbox,
-    under_root,
-)
-from nsinspect.agent.runtimes.cgroups import CgroupMatch
+from ..model import ContainerIdentity, Evidence, Role, Runtime, ScanError
+from .cgroups import CgroupMatch
+from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
+from .requested import requested_from_spec, through_sandbox
+from .resolver import under_root
 
 DEFAULT_STATE = "/run/containerd"
 TASK_DIR = "io.containerd.runtime.v2.task"
@@ -53,7 +48,7 @@ def containerd_identity(
             requested, requested_from_spec(sandbox.namespaces, Role.SANDBOX)
         )
     return ContainerIdentity(
-        runtime="containerd",
+        runtime=Runtime.CONTAINERD,
         id=container_id,
         role=role,
         sandbox_id=annotations.get(SANDBOX_ID, "") if role is Role.APP else container_id,
@@ -61,7 +56,7 @@ def containerd_identity(
         pod_name=annotations.get(SANDBOX_NAME, ""),
         pod_namespace=annotations.get(SANDBOX_NAMESPACE, ""),
         pod_uid=annotations.get(SANDBOX_UID, ""),
-        source="oci-config",
+        evidence=Evidence.OCI_CONFIG,
         init_pid=init_pid,
         namespace_paths=bundle.namespaces,
         requested=requested,
@@ -87,7 +82,7 @@ class ContainerdResolver:
         return found[0] if found else None
 
     def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
-        if match.runtime_hint not in ("containerd", ""):
+        if match.runtime_hint not in (Runtime.CONTAINERD, None):
             return None
         bundle_dir = self._bundle_dir(match.container_id)
         if bundle_dir is None:

@@ -14,9 +14,19 @@ import json
 import os
 from typing import Any
 
-from nsinspect.agent.model import ContainerIdentity, Role, ScanError, errno_name
-from nsinspect.agent.runtimes.base import parse_kubelet_name, under_root
-from nsinspect.agent.runtimes.cgroups import CgroupMatch
+from ..model import (
+    ContainerIdentity,
+    Evidence,
+    NamespaceMode,
+    Role,
+    Runtime,
+    ScanError,
+    ScanStage,
+    errno_name,
+)
+from .cgroups import CgroupMatch
+from .kubelet_names import parse_kubelet_name
+from .resolver import under_root
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 DOCKER_TYPE = "io.kubernetes.docker.type"
@@ -29,15 +39,15 @@ CONTAINER_NAME = "io.kubernetes.container.name"
 MODE_FIELDS = {"NetworkMode": "net", "IpcMode": "ipc", "PidMode": "pid"}
 
 
-def _mode(value: object, role: Role) -> str:
+def _mode(value: object, role: Role) -> NamespaceMode:
     """docker's `host`, `container:<id>`, `private`/`shareable`/"" in CRI's words."""
     mode = value if isinstance(value, str) else ""
     if mode == "host":
-        return "NODE"
+        return NamespaceMode.NODE
     if mode.startswith("container:"):
-        return "POD"
+        return NamespaceMode.POD
     # The sandbox's own namespace is the pod's; an app container's own is its own.
-    return "POD" if role is Role.SANDBOX else "CONTAINER"
+    return NamespaceMode.POD if role is Role.SANDBOX else NamespaceMode.CONTAINER
 
 
 def docker_identity(container_id: str, config: Any, host_config: Any) -> ContainerIdentity | None:
@@ -61,7 +71,7 @@ def docker_identity(container_id: str, config: Any, host_config: Any) -> Contain
     if role is Role.SANDBOX and requested.get("pid") != "NODE":
         requested.pop("pid", None)  # the sandbox alone cannot tell POD from CONTAINER
     return ContainerIdentity(
-        runtime="docker",
+        runtime=Runtime.DOCKER,
         id=container_id,
         role=role,
         sandbox_id=str(labels.get(SANDBOX_ID, "")) if role is Role.APP else container_id,
@@ -71,7 +81,7 @@ def docker_identity(container_id: str, config: Any, host_config: Any) -> Contain
         pod_name=str(labels.get(POD_NAME) or (named.pod if named else "")),
         pod_namespace=str(labels.get(POD_NAMESPACE) or (named.namespace if named else "")),
         pod_uid=str(labels.get(POD_UID) or (named.uid if named else "")),
-        source="oci-config",
+        evidence=Evidence.OCI_CONFIG,
         init_pid=pid if isinstance(pid, int) and pid > 0 else None,
         requested=requested,
     )
@@ -85,9 +95,11 @@ def _read_json(path: str, errors: list[ScanError]) -> Any:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        errors.append(ScanError("runtime", errno_name(exc), path=path))
+        errors.append(ScanError(ScanStage.RUNTIME, errno_name(exc), path=path))
     except (ValueError, UnicodeDecodeError):
-        errors.append(ScanError("runtime", f"malformed {os.path.basename(path)}", path=path))
+        errors.append(
+            ScanError(ScanStage.RUNTIME, f"malformed {os.path.basename(path)}", path=path)
+        )
     return None
 
 
@@ -105,7 +117,7 @@ class CriDockerdResolver:
         return True
 
     def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
-        if match.runtime_hint not in ("docker", ""):
+        if match.runtime_hint not in (Runtime.DOCKER, None):
             return None
         directory = os.path.join(self.containers, match.container_id)
         config = _read_json(os.path.join(directory, "config.v2.json"), errors)

@@ -19,19 +19,17 @@ import glob
 import json
 import os
 
-from nsinspect.agent.model import ContainerIdentity, Role, ScanError
-from nsinspect.agent.runtimes.base import (
+from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime, ScanError
+from .cgroups import CgroupMatch
+from .kubelet_names import parse_kubelet_name
+from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
+from .requested import (
     CRI_NS_TYPES,
-    OciBundle,
-    parse_kubelet_name,
-    read_oci_bundle,
-    read_pid_file,
     requested_from_options,
     requested_from_spec,
     through_sandbox,
-    under_root,
 )
-from nsinspect.agent.runtimes.cgroups import CgroupMatch
+from .resolver import under_root
 
 DEFAULT_RUN_ROOT = "/run/containers/storage"
 DEFAULT_GRAPH_ROOT = "/var/lib/containers/storage"
@@ -58,7 +56,7 @@ def _labels(annotations: dict[str, str]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
-def _namespace_options(annotations: dict[str, str]) -> dict[str, str]:
+def _namespace_options(annotations: dict[str, str]) -> dict[str, NamespaceMode]:
     """The sandbox's CRI NamespaceOption, which CRI-O stores as JSON."""
     try:
         options = json.loads(annotations.get(NAMESPACE_OPTIONS, "{}"))
@@ -94,7 +92,7 @@ def crio_identity(
             requested, sandbox_requested | _namespace_options(sandbox.annotations)
         )
     return ContainerIdentity(
-        runtime="cri-o",
+        runtime=Runtime.CRIO,
         id=container_id,
         role=role,
         sandbox_id=annotations.get(SANDBOX_ID, "") if role is Role.APP else container_id,
@@ -120,7 +118,7 @@ def crio_identity(
         pod_uid=_first_set(
             annotations.get(POD_UID), labels.get(POD_UID), named.uid if named else None
         ),
-        source="oci-config",
+        evidence=Evidence.OCI_CONFIG,
         init_pid=init_pid,
         namespace_paths=bundle.namespaces,
         requested={t: requested[t] for t in CRI_NS_TYPES if t in requested},
@@ -150,7 +148,7 @@ class CrioResolver:
         return True
 
     def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
-        if match.runtime_hint not in ("cri-o", ""):
+        if match.runtime_hint not in (Runtime.CRIO, None):
             return None
         bundle = self._bundle(match.container_id, errors)
         if bundle is None:

@@ -13,14 +13,23 @@ import glob
 import json
 import os
 
-from nsinspect.agent.model import ContainerIdentity, Role, ScanError
-from nsinspect.agent.runtimes.base import OciBundle, read_oci_bundle, read_pid_file, under_root
-from nsinspect.agent.runtimes.cgroups import CgroupMatch
-from nsinspect.agent.runtimes.podman_db import PodmanPod, read_podman_pods
+from ..model import (
+    SPEC_TYPES,
+    ContainerIdentity,
+    Evidence,
+    NamespaceMode,
+    Role,
+    Runtime,
+    ScanError,
+    ScanStage,
+)
+from .cgroups import CgroupMatch
+from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
+from .podman_db import PodmanPod, read_podman_pods
+from .resolver import under_root
 
 CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType"
 SANDBOX_ID = "io.kubernetes.cri-o.SandboxID"
-REQUESTABLE_TYPES = ("net", "ipc", "uts", "pid")
 
 
 class PodmanResolver:
@@ -73,7 +82,9 @@ class PodmanResolver:
                     records = json.load(listing)
             except (OSError, ValueError):
                 errors.append(
-                    ScanError("runtime", "unreadable or malformed container list", path=path)
+                    ScanError(
+                        ScanStage.RUNTIME, "unreadable or malformed container list", path=path
+                    )
                 )
                 continue
             for record in records if isinstance(records, list) else []:
@@ -89,7 +100,7 @@ class PodmanResolver:
         return None
 
     def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
-        if match.runtime_hint != "podman" or not match.podman_pod_id:
+        if match.runtime_hint is not Runtime.PODMAN or not match.podman_pod_id:
             return None  # not podman's, or a container outside any pod
         bundle = self._bundle(match.container_id, errors)
         if bundle is None:
@@ -99,14 +110,14 @@ class PodmanResolver:
         is_app = bundle.annotations.get(CONTAINER_TYPE) == "container"
         full_name = self._names.get(match.container_id, "")
         return ContainerIdentity(
-            runtime=self.name,
+            runtime=Runtime.PODMAN,
             id=match.container_id,
             role=Role.APP if is_app else Role.SANDBOX,
             sandbox_id=bundle.annotations.get(SANDBOX_ID, "") if is_app else match.container_id,
             name=full_name.removeprefix(f"{pod_name}-") if is_app else "",
             pod_name=pod_name,
             pod_uid=match.podman_pod_id,
-            source="oci-config",
+            evidence=Evidence.OCI_CONFIG,
             init_pid=read_pid_file(
                 f"{self.run_root}/overlay-containers/{match.container_id}/userdata/pidfile"
             ),
@@ -115,14 +126,17 @@ class PodmanResolver:
         )
 
 
-def _requested(pod: PodmanPod | None, infra: OciBundle) -> dict[str, str]:
+def _requested(pod: PodmanPod | None, infra: OciBundle) -> dict[str, NamespaceMode]:
     """The sharing the pod was created with, in CRI's words (POD, CONTAINER, NODE)."""
     if pod is None:
         return {}
-    requested: dict[str, str] = {}
-    for ns_type in REQUESTABLE_TYPES:
+    requested: dict[str, NamespaceMode] = {}
+    for ns_type in SPEC_TYPES:
         if ns_type not in infra.namespaces:
-            requested[ns_type] = "NODE"  # the infra's spec does not create it: the host's
+            # The infra's spec does not create it: the host's.
+            requested[ns_type] = NamespaceMode.NODE
+        elif ns_type in pod.shared:
+            requested[ns_type] = NamespaceMode.POD
         else:
-            requested[ns_type] = "POD" if ns_type in pod.shared else "CONTAINER"
+            requested[ns_type] = NamespaceMode.CONTAINER
     return requested

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from nsinspect.agent.model import ScanError, errno_name
+from ..model import ScanError, ScanStage, errno_name
 
 _POD_RECORD_START = re.compile(rb'\{"id":"[0-9a-f]{64}","name":"')
 _SHARE_KEYS = {
@@ -97,7 +97,7 @@ def read_podman_pods(libpod_dir: str, errors: list[ScanError]) -> dict[str, Podm
         pods.update(pods_from_sqlite(sqlite_path))
     except sqlite3.Error as exc:
         if "unable to open" not in str(exc):
-            errors.append(ScanError("runtime", f"podman database: {exc}", path=sqlite_path))
+            errors.append(ScanError(ScanStage.RUNTIME, f"podman database: {exc}", path=sqlite_path))
     bolt_path = f"{libpod_dir}/bolt_state.db"
     try:
         with open(bolt_path, "rb") as bolt_file:
@@ -105,5 +105,5 @@ def read_podman_pods(libpod_dir: str, errors: list[ScanError]) -> dict[str, Podm
     except FileNotFoundError:
         pass
     except OSError as exc:
-        errors.append(ScanError("runtime", errno_name(exc), path=bolt_path))
+        errors.append(ScanError(ScanStage.RUNTIME, errno_name(exc), path=bolt_path))
     return pods

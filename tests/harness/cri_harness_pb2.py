@@ -22,10 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from nsinspect.agent.cri import runtime_v1_pb2 as nsinspect_dot_agent_dot_cri_dot_runtime__v1__pb2
+from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as nsinspect_dot_agent_dot_runtimes_dot_cri__api_dot_runtime__v1__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19harness/cri_harness.proto\x12\x15nsinspect.harness.cri\x1a$nsinspect/agent/cri/runtime_v1.proto\"U\n\x1bLinuxSandboxSecurityContext\x12\x36\n\x11namespace_options\x18\x01 \x01(\x0b\x32\x1b.runtime.v1.NamespaceOption\"|\n\x15LinuxPodSandboxConfig\x12\x15\n\rcgroup_parent\x18\x01 \x01(\t\x12L\n\x10security_context\x18\x02 \x01(\x0b\x32\x32.nsinspect.harness.cri.LinuxSandboxSecurityContext\"\xa1\x03\n\x10PodSandboxConfig\x12\x30\n\x08metadata\x18\x01 \x01(\x0b\x32\x1e.runtime.v1.PodSandboxMetadata\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x15\n\rlog_directory\x18\x03 \x01(\t\x12\x43\n\x06labels\x18\x06 \x03(\x0b\x32\x33.nsinspect.harness.cri.PodSandboxConfig.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x07 \x03(\x0b\x32\x38.nsinspect.harness.cri.PodSandboxConfig.AnnotationsEntry\x12;\n\x05linux\x18\x08 \x01(\x0b\x32,.nsinspect.harness.cri.LinuxPodSandboxConfig\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x14RunPodSandboxRequest\x12\x37\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\'.nsinspect.harness.cri.PodSandboxConfig\x12\x17\n\x0fruntime_handler\x18\x02 \x01(\t\"/\n\x15RunPodSandboxResponse\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\"/\n\x15StopPodSandboxRequest\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\"\x18\n\x16StopPodSandboxResponse\"1\n\x17RemovePodSandboxRequest\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\"\x1a\n\x18RemovePodSandboxResponse\"\x1a\n\tImageSpec\x12\r\n\x05image\x18\x01 \x01(\t\"\x1b\n\nInt64Value\x12\r\n\x05value\x18\x01 \x01(\x03\"\x8f\x01\n\x1dLinuxContainerSecurityContext\x12\x36\n\x11namespace_options\x18\x03 \x01(\x0b\x32\x1b.runtime.v1.NamespaceOption\x12\x36\n\x0brun_as_user\x18\x05 \x01(\x0b\x32!.nsinspect.harness.cri.Int64Value\"f\n\x14LinuxContainerConfig\x12N\n\x10security_context\x18\x02 \x01(\x0b\x32\x34.nsinspect.harness.cri.LinuxContainerSecurityContext\"\xd5\x03\n\x0f\x43ontainerConfig\x12/\n\x08metadata\x18\x01 \x01(\x0b\x32\x1d.runtime.v1.ContainerMetadata\x12/\n\x05image\x18\x02 \x01(\x0b\x32 .nsinspect.harness.cri.ImageSpec\x12\x0f\n\x07\x63ommand\x18\x03 \x03(\t\x12\x0c\n\x04\x61rgs\x18\x04 \x03(\t\x12\x42\n\x06labels\x18\t \x03(\x0b\x32\x32.nsinspect.harness.cri.ContainerConfig.LabelsEntry\x12L\n\x0b\x61nnotations\x18\n \x03(\x0b\x32\x37.nsinspect.harness.cri.ContainerConfig.AnnotationsEntry\x12\x10\n\x08log_path\x18\x0b \x01(\t\x12:\n\x05linux\x18\x0f \x01(\x0b\x32+.nsinspect.harness.cri.LinuxContainerConfig\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa9\x01\n\x16\x43reateContainerRequest\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\x12\x36\n\x06\x63onfig\x18\x02 \x01(\x0b\x32&.nsinspect.harness.cri.ContainerConfig\x12?\n\x0esandbox_config\x18\x03 \x01(\x0b\x32\'.nsinspect.harness.cri.PodSandboxConfig\"/\n\x17\x43reateContainerResponse\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\"-\n\x15StartContainerRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\"\x18\n\x16StartContainerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19harness/cri_harness.proto\x12\x15nsinspect.harness.cri\x1a\x31nsinspect/agent/runtimes/cri_api/runtime_v1.proto\"U\n\x1bLinuxSandboxSecurityContext\x12\x36\n\x11namespace_options\x18\x01 \x01(\x0b\x32\x1b.runtime.v1.NamespaceOption\"|\n\x15LinuxPodSandboxConfig\x12\x15\n\rcgroup_parent\x18\x01 \x01(\t\x12L\n\x10security_context\x18\x02 \x01(\x0b\x32\x32.nsinspect.harness.cri.LinuxSandboxSecurityContext\"\xa1\x03\n\x10PodSandboxConfig\x12\x30\n\x08metadata\x18\x01 \x01(\x0b\x32\x1e.runtime.v1.PodSandboxMetadata\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x15\n\rlog_directory\x18\x03 \x01(\t\x12\x43\n\x06labels\x18\x06 \x03(\x0b\x32\x33.nsinspect.harness.cri.PodSandboxConfig.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x07 \x03(\x0b\x32\x38.nsinspect.harness.cri.PodSandboxConfig.AnnotationsEntry\x12;\n\x05linux\x18\x08 \x01(\x0b\x32,.nsinspect.harness.cri.LinuxPodSandboxConfig\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x14RunPodSandboxRequest\x12\x37\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\'.nsinspect.harness.cri.PodSandboxConfig\x12\x17\n\x0fruntime_handler\x18\x02 \x01(\t\"/\n\x15RunPodSandboxResponse\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\"/\n\x15StopPodSandboxRequest\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\"\x18\n\x16StopPodSandboxResponse\"1\n\x17RemovePodSandboxRequest\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\"\x1a\n\x18RemovePodSandboxResponse\"\x1a\n\tImageSpec\x12\r\n\x05image\x18\x01 \x01(\t\"\x1b\n\nInt64Value\x12\r\n\x05value\x18\x01 \x01(\x03\"\x8f\x01\n\x1dLinuxContainerSecurityContext\x12\x36\n\x11namespace_options\x18\x03 \x01(\x0b\x32\x1b.runtime.v1.NamespaceOption\x12\x36\n\x0brun_as_user\x18\x05 \x01(\x0b\x32!.nsinspect.harness.cri.Int64Value\"f\n\x14LinuxContainerConfig\x12N\n\x10security_context\x18\x02 \x01(\x0b\x32\x34.nsinspect.harness.cri.LinuxContainerSecurityContext\"\xd5\x03\n\x0f\x43ontainerConfig\x12/\n\x08metadata\x18\x01 \x01(\x0b\x32\x1d.runtime.v1.ContainerMetadata\x12/\n\x05image\x18\x02 \x01(\x0b\x32 .nsinspect.harness.cri.ImageSpec\x12\x0f\n\x07\x63ommand\x18\x03 \x03(\t\x12\x0c\n\x04\x61rgs\x18\x04 \x03(\t\x12\x42\n\x06labels\x18\t \x03(\x0b\x32\x32.nsinspect.harness.cri.ContainerConfig.LabelsEntry\x12L\n\x0b\x61nnotations\x18\n \x03(\x0b\x32\x37.nsinspect.harness.cri.ContainerConfig.AnnotationsEntry\x12\x10\n\x08log_path\x18\x0b \x01(\t\x12:\n\x05linux\x18\x0f \x01(\x0b\x32+.nsinspect.harness.cri.LinuxContainerConfig\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa9\x01\n\x16\x43reateContainerRequest\x12\x16\n\x0epod_sandbox_id\x18\x01 \x01(\t\x12\x36\n\x06\x63onfig\x18\x02 \x01(\x0b\x32&.nsinspect.harness.cri.ContainerConfig\x12?\n\x0esandbox_config\x18\x03 \x01(\x0b\x32\'.nsinspect.harness.cri.PodSandboxConfig\"/\n\x17\x43reateContainerResponse\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\"-\n\x15StartContainerRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\"\x18\n\x16StartContainerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,48 +40,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTAINERCONFIG_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CONTAINERCONFIG_ANNOTATIONSENTRY']._loaded_options = None
   _globals['_CONTAINERCONFIG_ANNOTATIONSENTRY']._serialized_options = b'8\001'
-  _globals['_LINUXSANDBOXSECURITYCONTEXT']._serialized_start=90
-  _globals['_LINUXSANDBOXSECURITYCONTEXT']._serialized_end=175
-  _globals['_LINUXPODSANDBOXCONFIG']._serialized_start=177
-  _globals['_LINUXPODSANDBOXCONFIG']._serialized_end=301
-  _globals['_PODSANDBOXCONFIG']._serialized_start=304
-  _globals['_PODSANDBOXCONFIG']._serialized_end=721
-  _globals['_PODSANDBOXCONFIG_LABELSENTRY']._serialized_start=624
-  _globals['_PODSANDBOXCONFIG_LABELSENTRY']._serialized_end=669
-  _globals['_PODSANDBOXCONFIG_ANNOTATIONSENTRY']._serialized_start=671
-  _globals['_PODSANDBOXCONFIG_ANNOTATIONSENTRY']._serialized_end=721
-  _globals['_RUNPODSANDBOXREQUEST']._serialized_start=723
-  _globals['_RUNPODSANDBOXREQUEST']._serialized_end=827
-  _globals['_RUNPODSANDBOXRESPONSE']._serialized_start=829
-  _globals['_RUNPODSANDBOXRESPONSE']._serialized_end=876
-  _globals['_STOPPODSANDBOXREQUEST']._serialized_start=878
-  _globals['_STOPPODSANDBOXREQUEST']._serialized_end=925
-  _globals['_STOPPODSANDBOXRESPONSE']._serialized_start=927
-  _globals['_STOPPODSANDBOXRESPONSE']._serialized_end=951
-  _globals['_REMOVEPODSANDBOXREQUEST']._serialized_start=953
-  _globals['_REMOVEPODSANDBOXREQUEST']._serialized_end=1002
-  _globals['_REMOVEPODSANDBOXRESPONSE']._serialized_start=1004
-  _globals['_REMOVEPODSANDBOXRESPONSE']._serialized_end=1030
-  _globals['_IMAGESPEC']._serialized_start=1032
-  _globals['_IMAGESPEC']._serialized_end=1058
-  _globals['_INT64VALUE']._serialized_start=1060
-  _globals['_INT64VALUE']._serialized_end=1087
-  _globals['_LINUXCONTAINERSECURITYCONTEXT']._serialized_start=1090
-  _globals['_LINUXCONTAINERSECURITYCONTEXT']._serialized_end=1233
-  _globals['_LINUXCONTAINERCONFIG']._serialized_start=1235
-  _globals['_LINUXCONTAINERCONFIG']._serialized_end=1337
-  _globals['_CONTAINERCONFIG']._serialized_start=1340
-  _globals['_CONTAINERCONFIG']._serialized_end=1809
-  _globals['_CONTAINERCONFIG_LABELSENTRY']._serialized_start=624
-  _globals['_CONTAINERCONFIG_LABELSENTRY']._serialized_end=669
-  _globals['_CONTAINERCONFIG_ANNOTATIONSENTRY']._serialized_start=671
-  _globals['_CONTAINERCONFIG_ANNOTATIONSENTRY']._serialized_end=721
-  _globals['_CREATECONTAINERREQUEST']._serialized_start=1812
-  _globals['_CREATECONTAINERREQUEST']._serialized_end=1981
-  _globals['_CREATECONTAINERRESPONSE']._serialized_start=1983
-  _globals['_CREATECONTAINERRESPONSE']._serialized_end=2030
-  _globals['_STARTCONTAINERREQUEST']._serialized_start=2032
-  _globals['_STARTCONTAINERREQUEST']._serialized_end=2077
-  _globals['_STARTCONTAINERRESPONSE']._serialized_start=2079
-  _globals['_STARTCONTAINERRESPONSE']._serialized_end=2103
+  _globals['_LINUXSANDBOXSECURITYCONTEXT']._serialized_start=103
+  _globals['_LINUXSANDBOXSECURITYCONTEXT']._serialized_end=188
+  _globals['_LINUXPODSANDBOXCONFIG']._serialized_start=190
+  _globals['_LINUXPODSANDBOXCONFIG']._serialized_end=314
+  _globals['_PODSANDBOXCONFIG']._serialized_start=317
+  _globals['_PODSANDBOXCONFIG']._serialized_end=734
+  _globals['_PODSANDBOXCONFIG_LABELSENTRY']._serialized_start=637
+  _globals['_PODSANDBOXCONFIG_LABELSENTRY']._serialized_end=682
+  _globals['_PODSANDBOXCONFIG_ANNOTATIONSENTRY']._serialized_start=684
+  _globals['_PODSANDBOXCONFIG_ANNOTATIONSENTRY']._serialized_end=734
+  _globals['_RUNPODSANDBOXREQUEST']._serialized_start=736
+  _globals['_RUNPODSANDBOXREQUEST']._serialized_end=840
+  _globals['_RUNPODSANDBOXRESPONSE']._serialized_start=842
+  _globals['_RUNPODSANDBOXRESPONSE']._serialized_end=889
+  _globals['_STOPPODSANDBOXREQUEST']._serialized_start=891
+  _globals['_STOPPODSANDBOXREQUEST']._serialized_end=938
+  _globals['_STOPPODSANDBOXRESPONSE']._serialized_start=940
+  _globals['_STOPPODSANDBOXRESPONSE']._serialized_end=964
+  _globals['_REMOVEPODSANDBOXREQUEST']._serialized_start=966
+  _globals['_REMOVEPODSANDBOXREQUEST']._serialized_end=1015
+  _globals['_REMOVEPODSANDBOXRESPONSE']._serialized_start=1017
+  _globals['_REMOVEPODSANDBOXRESPONSE']._serialized_end=1043
+  _globals['_IMAGESPEC']._serialized_start=1045
+  _globals['_IMAGESPEC']._serialized_end=1071
+  _globals['_INT64VALUE']._serialized_start=1073
+  _globals['_INT64VALUE']._serialized_end=1100
+  _globals['_LINUXCONTAINERSECURITYCONTEXT']._serialized_start=1103
+  _globals['_LINUXCONTAINERSECURITYCONTEXT']._serialized_end=1246
+  _globals['_LINUXCONTAINERCONFIG']._serialized_start=1248
+  _globals['_LINUXCONTAINERCONFIG']._serialized_end=1350
+  _globals['_CONTAINERCONFIG']._serialized_start=1353
+  _globals['_CONTAINERCONFIG']._serialized_end=1822
+  _globals['_CONTAINERCONFIG_LABELSENTRY']._serialized_start=637
+  _globals['_CONTAINERCONFIG_LABELSENTRY']._serialized_end=682
+  _globals['_CONTAINERCONFIG_ANNOTATIONSENTRY']._serialized_start=684
+  _globals['_CONTAINERCONFIG_ANNOTATIONSENTRY']._serialized_end=734
+  _globals['_CREATECONTAINERREQUEST']._serialized_start=1825
+  _globals['_CREATECONTAINERREQUEST']._serialized_end=1994
+  _globals['_CREATECONTAINERRESPONSE']._serialized_start=1996
+  _globals['_CREATECONTAINERRESPONSE']._serialized_end=2043
+  _globals['_STARTCONTAINERREQUEST']._serialized_start=2045
+  _globals['_STARTCONTAINERREQUEST']._serialized_end=2090
+  _globals['_STARTCONTAINERRESPONSE']._serialized_start=2092
+  _globals['_STARTCONTAINERRESPONSE']._serialized_end=2116
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,4 @@
-from nsinspect.agent.cri import runtime_v1_pb2 as _runtime_v1_pb2
+from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as _runtime_v1_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

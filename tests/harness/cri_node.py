@@ -32,8 +32,8 @@ from harness.oci_images import (
     pause_content,
     write_oci_archive,
 )
-from nsinspect.agent.cri import runtime_v1_pb2 as r
-from nsinspect.agent.cri import runtime_v1_pb2_grpc as r_grpc
+from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as r
+from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2_grpc as r_grpc
 
 MODES = {"POD": r.POD, "CONTAINER": r.CONTAINER, "NODE": r.NODE, "TARGET": r.TARGET}
 

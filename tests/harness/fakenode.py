@@ -7,7 +7,7 @@ from pathlib import Path
 from harness.fakepodman import FakePodman, cid, podman_cgroup
 from harness.fakeproc import FakeProc
 from nsinspect.agent.model import Snapshot
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 POD_A, POD_B = cid(0xA), cid(0xB)
 INFRA_A, NGINX, SIDECAR = cid(0xA1), cid(0xA2), cid(0xA3)

@@ -18,9 +18,9 @@ import pytest
 
 from harness.cri_node import CriNode, CriPod
 from harness.synthetic import readlink_inode
-from nsinspect.agent.cri import runtime_v1_pb2 as cri
 from nsinspect.agent.model import Pod, SandboxProcess, Snapshot, Verdict
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as cri
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = [pytest.mark.root, pytest.mark.containerd]
 
@@ -78,7 +78,7 @@ def test_the_cri_decides_who_each_pod_is(
     found = find(via_cri, pod)
     sandbox_pid, requested, pids = cri_truth(cri_node, pod)
     assert (found.namespace, found.name, found.uid) == ("default", pod.spec.name, pod.uid)
-    assert (found.runtime, found.source) == ("containerd", "cri")
+    assert (found.runtime, found.evidence) == ("containerd", "cri")
     assert found.sandbox.id == pod.sandbox_id
     assert found.sandbox.process is SandboxProcess.PRESENT
     assert found.sandbox.pid == sandbox_pid
@@ -131,7 +131,7 @@ def test_on_disk_bundles_decide_without_a_socket(
     found = find(snapshot, pod)
     sandbox_pid, requested, pids = cri_truth(cri_node, pod)
     assert (found.namespace, found.name, found.runtime) == ("default", pod.spec.name, "containerd")
-    assert found.source == "oci-config"
+    assert found.evidence == "oci-config"
     assert (found.sandbox.id, found.sandbox.pid) == (pod.sandbox_id, sandbox_pid)
     assert {c.name: c.pid for c in found.containers} == pids
     assert dict(found.requested) == requested
@@ -146,7 +146,7 @@ def test_cgroups_alone_still_find_every_pod(
     for pod in cri_pods.values():
         found = find(snapshot, pod)
         sandbox_pid, _, pids = cri_truth(cri_node, pod)
-        assert (found.name, found.source) == (f"pod{pod.uid}", "cgroup")
+        assert (found.name, found.evidence) == (f"pod{pod.uid}", "cgroup")
         assert (found.sandbox.id, found.sandbox.pid) == (pod.sandbox_id, sandbox_pid)
         assert {c.identity.id for c in found.containers} == set(pod.container_ids.values())
         assert sorted(c.pid for c in found.containers) == sorted(pids.values())
@@ -201,4 +201,4 @@ def test_unreachable_cri_sockets_never_block_a_scan(
     # The on-disk resolver decides instead.
     for pod in cri_pods.values():
         found = find(snapshot, pod)
-        assert (found.runtime, found.source) == ("containerd", "oci-config")
+        assert (found.runtime, found.evidence) == ("containerd", "oci-config")

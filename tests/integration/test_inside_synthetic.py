@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from harness.synthetic import SyntheticPod, start_pod
-from nsinspect.agent.inside.collect import pod_details
-from nsinspect.agent.inside.model import PodDetails
-from nsinspect.agent.inside.nsread import read_inside
 from nsinspect.agent.model import Pod, Snapshot
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.namespace_contents.collect import pod_details
+from nsinspect.agent.namespace_contents.details import PodDetails
+from nsinspect.agent.namespace_contents.nsread import read_inside
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = pytest.mark.root
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.synthetic import wait_for
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = pytest.mark.root
 

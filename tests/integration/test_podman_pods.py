@@ -21,7 +21,7 @@ from harness.podman import (
 )
 from harness.synthetic import readlink_inode
 from nsinspect.agent.model import Pod, Verdict
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = [pytest.mark.root, pytest.mark.podman]
 

@@ -12,7 +12,7 @@ import pytest
 from harness.cri_node import CriNode, CriPod
 from harness.podman import kube_play, pod_yaml
 from harness.synthetic import readlink_inode
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = [pytest.mark.root, pytest.mark.containerd]
 

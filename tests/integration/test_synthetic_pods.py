@@ -9,7 +9,7 @@ import pytest
 
 from harness.synthetic import SyntheticPod, readlink_inode, start_pod
 from nsinspect.agent.model import Pod, Snapshot, Verdict
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = pytest.mark.root
 

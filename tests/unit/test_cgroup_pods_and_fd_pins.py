@@ -7,9 +7,9 @@ from pathlib import Path
 from harness.fakeproc import FakeProc
 from harness.fakeruntimes import cgroup_lines, cgroupfs_path, systemd_path
 from nsinspect.agent.model import Role, SandboxProcess, Snapshot
+from nsinspect.agent.runtimes.cgroup_pods import cgroup_identities
 from nsinspect.agent.runtimes.cgroups import CgroupMatch
-from nsinspect.agent.runtimes.kubelet_cgroup import cgroup_identities
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 UID_A = "0dce96c8-10db-4274-82a3-05b59e8d9b10"
 UID_B = "11111111-2222-3333-4444-555555555555"
@@ -31,7 +31,7 @@ def test_cgroup_identities_pick_the_pause_like_sandbox() -> None:
     assert {i.sandbox_id for i in identities.values()} == {"b" * 64}
     assert {i.pod_name for i in identities.values()} == {f"pod{UID_A}"}
     assert identities["a" * 64].name == "a" * 12
-    assert {(i.runtime, i.source) for i in identities.values()} == {("unknown", "cgroup")}
+    assert {(i.runtime, i.evidence) for i in identities.values()} == {("unknown", "cgroup")}
 
 
 def test_pods_without_a_pause_process_stay_apart(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_pods_without_a_pause_process_stay_apart(tmp_path: Path) -> None:
     pods = {pod.uid: pod for pod in scan(proc, tmp_path).pods}
     assert set(pods) == {UID_A, UID_B}
     for pod in pods.values():
-        assert (pod.runtime, pod.source, pod.sandbox.process) == (
+        assert (pod.runtime, pod.evidence, pod.sandbox.process) == (
             "containerd",
             "cgroup",
             SandboxProcess.MISSING,

@@ -13,7 +13,7 @@ UID = "0dce96c8-10db-4274-82a3-05b59e8d9b10"
 UID_ = UID.replace("-", "_")
 POD_ID = "cd" * 32
 
-# (layout, cgroup path, runtime hint, pod uid, kubelet layout)
+# (layout, cgroup path, runtime hint ("": the path does not say), pod uid, kubelet layout)
 LAYOUTS = [
     ("cgroupfs BestEffort", cgroupfs_path(UID, CID), "", UID, True),
     ("cgroupfs Burstable", cgroupfs_path(UID, CID, "burstable"), "", UID, True),
@@ -75,7 +75,7 @@ def test_kubelet_layouts(layout: tuple[str, str, str, str, bool], version: int) 
     name, path, hint, uid, kubelet = layout
     paths, malformed = parse_cgroup("\n".join(cgroup_lines(path, version)))
     assert not malformed
-    assert match_cgroup(paths) == CgroupMatch(CID, hint, uid, "", kubelet), name
+    assert match_cgroup(paths) == CgroupMatch(CID, hint or None, uid, "", kubelet), name
 
 
 @pytest.mark.parametrize("version", [1, 2])

@@ -10,15 +10,15 @@ from typing import Any
 import grpc
 import pytest
 
-from nsinspect.agent.cri import runtime_v1_pb2 as cri
-from nsinspect.agent.cri.identity import (
+from nsinspect.agent.model import Role, ScanError
+from nsinspect.agent.runtimes.cgroups import CgroupMatch
+from nsinspect.agent.runtimes.cri import CriResolver
+from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as cri
+from nsinspect.agent.runtimes.cri_identity import (
     container_identity,
     parse_verbose_info,
     sandbox_identity,
 )
-from nsinspect.agent.cri.resolver import CriResolver
-from nsinspect.agent.model import Role, ScanError
-from nsinspect.agent.runtimes.cgroups import CgroupMatch
 
 UID = "0dce96c8-10db-4274-82a3-05b59e8d9b10"
 SANDBOX, APP = "a1" * 32, "a2" * 32
@@ -104,7 +104,7 @@ def test_sandbox_identity_takes_the_status_options() -> None:
     identity = sandbox_identity(
         "containerd", sandbox_item(), status, parse_verbose_info(status.info)
     )
-    assert (identity.role, identity.sandbox_id, identity.init_pid, identity.source) == (
+    assert (identity.role, identity.sandbox_id, identity.init_pid, identity.evidence) == (
         Role.SANDBOX,
         SANDBOX,
         400,
@@ -212,7 +212,7 @@ def test_resolver_lists_each_scan_and_asks_each_status_once(socket_path: str) ->
     assert not any("dead" in call for call in client.calls)  # not ready: never asked about
     app = resolver.identify(CgroupMatch(APP), errors)
     assert app is not None
-    assert (app.runtime, app.source, app.pod_name, app.pod_namespace, app.init_pid) == (
+    assert (app.runtime, app.evidence, app.pod_name, app.pod_namespace, app.init_pid) == (
         "cri-o",
         "cri",
         "web",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from nsinspect.agent.report import PodReport
 from nsinspect.cli.details import detail_lines, listening_sentences
 from nsinspect.cli.graph import build_dot
 
@@ -19,6 +20,8 @@ def container(name: str, pid: int, net: str = "pod", inode: int = 4026532177) ->
         "name": name,
         "id": f"{name}-id",
         "pid": pid,
+        "pids": [pid],
+        "role": "app",
         "namespaces": {
             "net": {"inode": inode, "verdict": net, "shared_with_sandbox": shared},
             "ipc": {"inode": 4026532251, "verdict": "pod", "shared_with_sandbox": True},
@@ -33,18 +36,36 @@ def listener(address: str, family: str = "ipv4", **owner: Any) -> dict[str, Any]
     return entry | {"pid": 3390, "process": "httpd"} | owner
 
 
+def typed(document: dict[str, Any]) -> PodReport:
+    """The report as the renderers take it: parsed from its JSON, as from a remote agent."""
+    return PodReport.from_json(document)
+
+
 def seed_report() -> dict[str, Any]:
     return {
-        "pod": {"namespace": "default", "name": "my-nginx-pod", "runtime": "containerd"},
+        "pod": {
+            "namespace": "default",
+            "name": "my-nginx-pod",
+            "uid": "u1",
+            "runtime": "containerd",
+            "source": "cri",
+        },
         "node": "node-1",
+        "taken_at": 1.0,
         "sandbox": {
             "id": "f" * 64,
             "pid": 3344,
             "comm": "pause",
             "process": "present",
+            "start_time": 1,
             "namespaces": {"net": 4026532177, "ipc": 4026532251, "pid": 4026532250},
+            "pins": {},
         },
-        "host": {"namespaces": {"net": 4026531840}},
+        "requested": {},
+        "intent": None,
+        "findings": [],
+        "errors": [],
+        "host": {"source": "pid1", "pid": 1, "namespaces": {"net": 4026531840}, "note": ""},
         "containers": [
             container("my-nginx-container", 3390),
             container("ubuntu-sidecar-container", 3420),
@@ -88,13 +109,14 @@ def seed_report() -> dict[str, Any]:
             "semaphore_sets": 0,
             "message_queues": 2,
             "posix_message_queues": None,
+            "posix_source": None,
             "unavailable": {"posix_message_queues": "no mqueue mount"},
         },
     }
 
 
 def test_the_seed_sentence() -> None:
-    assert listening_sentences(seed_report()) == [
+    assert listening_sentences(typed(seed_report())) == [
         "0.0.0.0:80/tcp — my-nginx-container (httpd, pid 3390). "
         "Every container of this pod reaches it at localhost:80."
     ]
@@ -109,7 +131,7 @@ def test_sentences_for_other_owners_and_addresses() -> None:
         listener("10.244.1.5", owner="other-pod", pod="default/web-2", container=None),
         listener("127.0.0.1", owner="unknown", pid=None, process=None, reason="EACCES"),
     ]
-    first, second, third = listening_sentences(report)
+    first, second, third = listening_sentences(typed(report))
     assert first.startswith("[::]:80/tcp — my-nginx-container (httpd, pid 3390).")
     assert first.endswith(
         "my-nginx-container and ubuntu-sidecar-container reach it at localhost:80; loner does "
@@ -121,7 +143,7 @@ def test_sentences_for_other_owners_and_addresses() -> None:
 
 
 def test_sections_show_peer_unavailable_details_and_the_hostname_note() -> None:
-    text = "\n".join(detail_lines(seed_report()))
+    text = "\n".join(detail_lines(typed(seed_report())))
     assert "veth1a2b on the node (ifindex 7), in bridge cni0" in text
     assert "1 shared memory segment, 0 semaphore sets, 2 message queues (SysV)" in text
     assert "? POSIX message queues" in text
@@ -133,14 +155,14 @@ def test_a_pod_list_item_has_no_detail_sections() -> None:
     report = seed_report()
     for section in ("network", "uts", "ipc"):
         del report[section]
-    assert detail_lines(report) == []
+    assert detail_lines(typed(report)) == []
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz (apt-get install graphviz)")
 def test_the_picture_parses_and_quotes_what_it_must() -> None:
     report = copy.deepcopy(seed_report())
     report["containers"][0]["name"] = 'odd "name" \\ here'
-    source = build_dot(report)
+    source = build_dot(typed(report))
     rendered = subprocess.run(
         ["dot", "-Tsvg"], input=source.encode(), capture_output=True, check=False
     )

@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from nsinspect.agent.exposition import GaugeFamily, render
+from nsinspect.agent.metrics.text_format import GaugeFamily, render
 
 HELP = 'Help with "quotes", \\ and\nnewline.'
 LABELS = ("pod", "container", "ns_type", "a_first")

@@ -22,8 +22,8 @@ from harness.fakenode import (
 )
 from harness.fakepodman import podman_cgroup
 from harness.fakeproc import nsfs_mount_line
-from nsinspect.agent.model import Finding, PodIntent
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.model import Finding, PodIntent, PodRef
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_host_namespace_shared(node: Node) -> None:
         namespaces={"ipc": IPC_B, "uts": UTS_B} | OWN_PID_MNT,
         cgroup=podman_cgroup(POD_B, APP_B),
     )
-    found = [f for f in node.snapshot().findings if f.pod == "hostnet"]
+    found = [f for f in node.snapshot().findings if f.pod == PodRef("", "hostnet")]
     # hostNetwork brings the node's UTS too; one finding says both.
     assert codes(found) == [("HostNamespaceShared", "warning", "", "net")]
     assert "hostNetwork" in found[0].message
@@ -124,7 +124,7 @@ def test_cross_pod_namespace(node: Node) -> None:
         namespaces=own | {"net": NET_A} | OWN_PID_MNT,
         cgroup=podman_cgroup(POD_B, APP_B),
     )
-    found = [f for f in node.snapshot().findings if f.pod == "intruder"]
+    found = [f for f in node.snapshot().findings if f.pod == PodRef("", "intruder")]
     # Outside its own pod's network (critical), and inside another pod's: both are said.
     assert codes(found) == [
         ("ContainerNotInPodNetwork", "critical", "app", "net"),

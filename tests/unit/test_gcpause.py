@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from nsinspect.agent.gcpause import gc_paused
+from nsinspect.agent.scanner.gc_pause import gc_paused
 
 
 @gc_paused

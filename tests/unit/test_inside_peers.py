@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nsinspect.agent.inside.model import Interface, Master, NetnsView
-from nsinspect.agent.inside.peers import NodeSide, link_peers
+from nsinspect.agent.namespace_contents.details import Interface, Master, NetnsView
+from nsinspect.agent.namespace_contents.peers import NodeSide, link_peers
 
 
 def iface(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from nsinspect.agent.inside.procnet import (
+from nsinspect.agent.namespace_contents.procnet import (
     assign_ipv4,
     decode_address,
     parse_dev,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from nsinspect.agent.inside.sockets import (
+from nsinspect.agent.namespace_contents.sockets import (
     PodProcess,
     SocketEntry,
     attach_owners,

@@ -29,7 +29,7 @@ from nsinspect.agent.model import Pod, SandboxProcess, ScanError, Snapshot, Verd
 from nsinspect.agent.runtimes.cgroups import CgroupMatch
 from nsinspect.agent.runtimes.cridockerd import CriDockerdResolver
 from nsinspect.agent.runtimes.crio import CrioResolver
-from nsinspect.agent.snapshot import ScanConfig, SnapshotBuilder
+from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 UID = "0dce96c8-10db-4274-82a3-05b59e8d9b10"
 SANDBOX, NGINX, SIDECAR = "a1" * 32, "a2" * 32, "a3" * 32
@@ -102,7 +102,7 @@ def test_containerd_pod_from_bundles(tmp_path: Path, driver: str, version: int) 
     containerd_seed(node, driver, version)
     snapshot = node.snapshot()
     pod = only_pod(snapshot)
-    assert (pod.namespace, pod.name, pod.runtime, pod.source) == (
+    assert (pod.namespace, pod.name, pod.runtime, pod.evidence) == (
         "default",
         "my-nginx-pod",
         "containerd",
@@ -187,8 +187,8 @@ def test_a_malformed_config_is_a_scan_error_and_cgroups_take_over(tmp_path: Path
     )
     # The container without a readable bundle is still in its pod, known from its cgroup only.
     pod = only_pod(snapshot)
-    assert (pod.name, pod.source) == ("my-nginx-pod", "oci-config")
-    sources = {c.identity.id: (c.name, c.identity.source) for c in pod.containers}
+    assert (pod.name, pod.evidence) == ("my-nginx-pod", "oci-config")
+    sources = {c.identity.id: (c.name, c.identity.evidence) for c in pod.containers}
     assert sources == {NGINX: (NGINX[:12], "cgroup"), SIDECAR: ("sidecar", "oci-config")}
 
 
@@ -235,7 +235,7 @@ def test_crio_pod(tmp_path: Path, infra: bool) -> None:
     crio_pod(node, infra=infra)
     snapshot = node.snapshot()
     pod = only_pod(snapshot)
-    assert (pod.namespace, pod.name, pod.runtime, pod.source) == (
+    assert (pod.namespace, pod.name, pod.runtime, pod.evidence) == (
         "default",
         "web",
         "cri-o",
@@ -347,7 +347,7 @@ def test_cri_dockerd_pod(tmp_path: Path) -> None:
     docker_pod(node)
     snapshot = node.snapshot()
     pod = only_pod(snapshot)
-    assert (pod.namespace, pod.name, pod.runtime, pod.source) == (
+    assert (pod.namespace, pod.name, pod.runtime, pod.evidence) == (
         "shop",
         "web",
         "docker",

@@ -23,7 +23,7 @@ from harness.fakenode import (
 )
 from harness.fakepodman import podman_cgroup
 from harness.fakeproc import HOST_NS
-from nsinspect.agent.model import Pod, SandboxProcess, Snapshot, Verdict
+from nsinspect.agent.model import Pod, PodRef, SandboxProcess, Snapshot, Verdict
 
 
 def only_pod(snapshot: Snapshot, name: str) -> Pod:
@@ -45,7 +45,12 @@ def node(tmp_path: Path) -> Node:
 def test_seed_pod_pairs_infra_with_both_containers(node: Node) -> None:
     node.seed_pod()
     pod = only_pod(node.snapshot(), "my-nginx-pod")
-    assert (pod.runtime, pod.source, pod.namespace, pod.uid) == ("podman", "oci-config", "", POD_A)
+    assert (pod.runtime, pod.evidence, pod.namespace, pod.uid) == (
+        "podman",
+        "oci-config",
+        "",
+        POD_A,
+    )
     assert (pod.sandbox.id, pod.sandbox.pid, pod.sandbox.process) == (
         INFRA_A,
         300,
@@ -104,7 +109,7 @@ def test_container_in_another_pods_namespace_is_other_and_names_that_pod(node: N
     )
     pod = only_pod(node.snapshot(), "intruder")
     net = pod.containers[0].namespaces["net"]
-    assert (net.verdict, net.other_pod) == (Verdict.OTHER, "my-nginx-pod")
+    assert (net.verdict, net.other_pod) == (Verdict.OTHER, PodRef("", "my-nginx-pod"))
 
 
 def test_unreadable_namespace_is_unknown_with_its_reason(node: Node) -> None:
@@ -213,7 +218,7 @@ def test_runtime_less_pod_is_found_by_shared_namespaces(node: Node) -> None:
     snapshot = node.snapshot()
     assert [p.name for p in snapshot.pods] == [f"net-{NET_B}"]
     pod = snapshot.pods[0]
-    assert (pod.runtime, pod.source, pod.sandbox.pid) == ("none", "namespaces", 501)
+    assert (pod.runtime, pod.evidence, pod.sandbox.pid) == ("none", "namespaces", 501)
     assert sorted(c.pid for c in pod.containers) == [502, 503]
     assert all(c.namespaces["net"].verdict is Verdict.POD for c in pod.containers)
     assert all(c.namespaces["mnt"].verdict is Verdict.PRIVATE for c in pod.containers)
@@ -223,7 +228,7 @@ def test_host_reference_falls_back_from_pid1_to_kthreadd_to_self(node: Node) -> 
     node.proc.add(1, "init", ppid=0, unreadable=["net"])
     kthreadd = node.proc.add(2, "kthreadd", ppid=0)
     snapshot = node.snapshot()
-    assert (snapshot.host.source, snapshot.host.pid) == ("kthreadd", 2)
+    assert (snapshot.host.kind, snapshot.host.pid) == ("kthreadd", 2)
     assert "pid 1" in snapshot.host.note
 
     for link in (kthreadd / "ns").iterdir():
@@ -231,4 +236,4 @@ def test_host_reference_falls_back_from_pid1_to_kthreadd_to_self(node: Node) -> 
     node.proc.add(77, "nsinspect")
     (node.proc.root / "self").rename(node.proc.root / "self-dir")
     (node.proc.root / "self").symlink_to("77")
-    assert (node.snapshot().host.source, node.snapshot().host.pid) == ("self", 77)
+    assert (node.snapshot().host.kind, node.snapshot().host.pid) == ("self", 77)

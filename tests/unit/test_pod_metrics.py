@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.fakenode import NET_A, NGINX, POD_A, POD_A_NS, Node
 from harness.fakepodman import podman_cgroup
+from nsinspect.agent.metrics.renderer import SnapshotRenderer
 from nsinspect.agent.model import HostReference
-from nsinspect.agent.pod_metrics import SnapshotRenderer
 
 BOOT = 1_733_000_000.0
 

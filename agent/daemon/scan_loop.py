@@ -1,0 +1,53 @@
+"""Scan on an interval and hand each snapshot on; a scan that fails costs that scan only."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ..model import Snapshot
+from ..scanner import SnapshotBuilder
+
+LOG = logging.getLogger("nsinspect.agent")
+
+
+class ScanLoop:
+    def __init__(
+        self,
+        builder: SnapshotBuilder,
+        interval: float,
+        stop: threading.Event,
+        publish: Callable[[Snapshot], None],
+    ) -> None:
+        self.builder = builder
+        self.interval = interval
+        self.stop = stop
+        self.publish = publish
+
+    def scan_once(self) -> None:
+        try:
+            snapshot = self.builder.build()
+        except Exception:  # the loop survives anything a scan meets; the log says what
+            LOG.exception("scan failed")
+            return
+        self.publish(snapshot)
+        LOG.debug(
+            "scan done",
+            extra={
+                "fields": {
+                    "pods": len(snapshot.pods),
+                    "processes": len(snapshot.processes),
+                    "errors": len(snapshot.errors),
+                    "findings": len(snapshot.findings),
+                    "duration_seconds": round(snapshot.duration_seconds, 4),
+                }
+            },
+        )
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            self.scan_once()
+            self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

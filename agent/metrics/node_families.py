@@ -1,0 +1,67 @@
+"""The families with a few series per node: findings, orphans and the scan's own figures.
+Written anew for every snapshot, one small generator each."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..model import Snapshot
+from .text_format import GaugeFamily
+
+
+def pod_finding(snapshot: Snapshot) -> GaugeFamily:
+    family = GaugeFamily(
+        "nsinspect_pod_finding",
+        "1 per open finding (see `nsinspect doctor`).",
+        ["namespace", "pod", "code", "severity"],
+    )
+    seen: set[tuple[str, str, str, str]] = set()
+    for finding in snapshot.findings:
+        pod = finding.pod
+        labels = (
+            pod.namespace if pod else "",
+            pod.name if pod else "",
+            finding.code,
+            str(finding.severity),
+        )
+        if labels not in seen:
+            seen.add(labels)
+            family.add(labels, 1)
+    return family
+
+
+def orphan_namespaces(snapshot: Snapshot) -> GaugeFamily:
+    family = GaugeFamily(
+        "nsinspect_orphan_namespaces",
+        "Pinned namespaces that no process is in and no pod uses.",
+        ["ns_type"],
+    )
+    for ns_type, count in sorted(Counter(pin.ns_type for pin in snapshot.orphans).items()):
+        family.add([ns_type], count)
+    return family
+
+
+def last_scan_timestamp(snapshot: Snapshot) -> GaugeFamily:
+    family = GaugeFamily(
+        "nsinspect_last_scan_timestamp_seconds", "When the latest snapshot was taken."
+    )
+    family.add([], snapshot.taken_at)
+    return family
+
+
+def processes(snapshot: Snapshot) -> GaugeFamily:
+    family = GaugeFamily("nsinspect_processes", "Processes seen by the latest scan.")
+    family.add([], len(snapshot.processes))
+    return family
+
+
+def runtime_up(snapshot: Snapshot) -> GaugeFamily:
+    family = GaugeFamily(
+        "nsinspect_runtime_up", "1 when the runtime's state was found on this node.", ["runtime"]
+    )
+    for runtime, up in sorted(snapshot.runtimes.items()):
+        family.add([runtime], 1 if up else 0)
+    return family
+
+
+NODE_FAMILIES = (pod_finding, orphan_namespaces, last_scan_timestamp, processes, runtime_up)

@@ -1,0 +1,69 @@
+"""A snapshot's families in the text format, rendered once per scan.
+
+Most of the text is a few lines per container, and most pods are the same from one snapshot to
+the next: as kube-state-metrics keeps each object's bytes by uid, the renderer keeps where each
+pod's lines are in the previous text, under the pod's identity, and copies them when the pod
+and the render context are equal to what they were written from.
+"""
+
+from __future__ import annotations
+
+from ..model import Pod, Snapshot
+from .node_families import NODE_FAMILIES
+from .pod_families import POD_FAMILIES, RenderContext
+from .text_format import GaugeFamily, render
+
+PodIdentity = tuple[str, str, str, str]
+# A pod's identity -> the pod its lines were written from, and where its lines of each pod
+# family are in the previous text.
+Spans = dict[PodIdentity, tuple[Pod, tuple[tuple[int, int], ...]]]
+
+
+def pod_identity(pod: Pod) -> PodIdentity:
+    return (pod.runtime, pod.namespace, pod.name, pod.uid)
+
+
+class SnapshotRenderer:
+    """Renders one snapshot after another, reusing the lines of pods that did not change."""
+
+    def __init__(self) -> None:
+        self._text = b""
+        self._spans: Spans = {}
+        self._context: RenderContext | None = None
+
+    def render(self, snapshot: Snapshot, boot_seconds: float | None) -> bytes:
+        """`boot_seconds`: boot time, which the sandboxes' start times (in ticks) count from."""
+        context = RenderContext(boot_seconds)
+        families = [family.new() for family in POD_FAMILIES]
+        previous = self._spans if context == self._context else {}
+        old = memoryview(self._text)
+        local: Spans = {}
+        for pod in snapshot.pods:
+            starts = [len(family.text) for family in families]
+            known = previous.get(pod_identity(pod))
+            if known is not None and known[0] == pod:
+                for family, (start, end) in zip(families, known[1], strict=True):
+                    family.text += old[start:end]
+            else:
+                for family, table_entry in zip(families, POD_FAMILIES, strict=True):
+                    table_entry.generate(pod, context, family)
+            spans = zip(starts, (len(family.text) for family in families), strict=True)
+            local[pod_identity(pod)] = (pod, tuple(spans))
+        old.release()
+
+        text = render([*families, *(generate(snapshot) for generate in NODE_FAMILIES)])
+        self._spans = _in_text(families, local)
+        self._text, self._context = text, context
+        return text
+
+
+def _in_text(families: list[GaugeFamily], local: Spans) -> Spans:
+    """From each family's own offsets to offsets in the whole text."""
+    bases, offset = [], 0
+    for family in families:
+        bases.append(offset)
+        offset += len(family.text)
+    return {
+        key: (pod, tuple((b + s, b + e) for b, (s, e) in zip(bases, spans, strict=True)))
+        for key, (pod, spans) in local.items()
+    }

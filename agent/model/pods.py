@@ -1,0 +1,163 @@
+"""Pods as pairing concludes them: sandbox, app containers, a verdict per namespace, findings.
+
+These are in-memory types; the `nsinspect/v1` documents are the report model (`agent/report/`),
+built from these, so the wire format can stay stable while the model changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .vocabulary import (
+    Evidence,
+    NamespaceMode,
+    Role,
+    Runtime,
+    SandboxProcess,
+    Severity,
+    Verdict,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PodRef:
+    """A pod's name in its Kubernetes namespace ("" for podman and runtime-less pods)."""
+
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        """`namespace/name`, or `name` where there is no Kubernetes namespace: the wire form."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    @classmethod
+    def from_key(cls, key: str) -> PodRef:
+        """The inverse of `key`: Kubernetes namespaces and pod names hold no `/`."""
+        namespace, slash, name = key.partition("/")
+        return cls(namespace, name) if slash else cls("", key)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerIdentity:
+    """Who a container is, as its runtime describes it."""
+
+    runtime: Runtime
+    id: str
+    role: Role
+    sandbox_id: str  # the pod's sandbox container id (its own id for the sandbox)
+    name: str = ""  # the Kubernetes container name; "" for a sandbox
+    pod_name: str = ""
+    pod_namespace: str = ""  # "" where there is no Kubernetes namespace (podman, runtime-less)
+    pod_uid: str = ""
+    evidence: Evidence = Evidence.OCI_CONFIG
+    init_pid: int | None = None  # as the runtime recorded it, when it did
+    # Namespace paths from the OCI spec (`/proc/<pid>/ns/net`, `/var/run/netns/...`): how the
+    # container was told to join; for a pinned sandbox the only description of its namespaces.
+    namespace_paths: Mapping[str, str] = field(default_factory=dict)
+    # What the pod asked for (CRI NamespaceOptions or the runtime's pod config), per type.
+    requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceVerdict:
+    ns_type: str
+    inode: int | None
+    verdict: Verdict
+    shared_with_sandbox: bool
+    reason: str = ""  # why the verdict is unknown
+    other_pod: PodRef | None = None  # the pod whose namespace this is, for `other`
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    identity: ContainerIdentity
+    pid: int | None  # the container's init process
+    pids: tuple[int, ...]
+    namespaces: Mapping[str, NamespaceVerdict]
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    id: str
+    pid: int | None
+    process: SandboxProcess
+    namespaces: Mapping[str, int | None]
+    comm: str = ""
+    start_time: int | None = None  # clock ticks after boot
+    pins: Mapping[str, str] = field(default_factory=dict)  # type -> bind-mount path
+
+
+@dataclass(frozen=True, slots=True)
+class PodIntent:
+    """What the Kubernetes pod spec asks for."""
+
+    host_network: bool = False
+    host_ipc: bool = False
+    host_pid: bool = False
+    share_process_namespace: bool = False
+    container_names: tuple[str, ...] = ()
+    name: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A container whose namespace of one type is not what its pod's spec implies."""
+
+    container: str
+    ns_type: str
+    expected: NamespaceMode  # POD, CONTAINER or NODE
+    actual: NamespaceMode  # the same words, or OTHER
+    expected_by: str  # where the expectation came from: kubernetes, cri, podman, ...
+    inode: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    runtime: Runtime
+    evidence: Evidence
+    name: str
+    namespace: str
+    uid: str
+    sandbox: Sandbox
+    containers: tuple[Container, ...]  # app containers only
+    intent: PodIntent | None = None  # what the Kubernetes pod spec asks for, when known
+    # What the runtime was asked for, per type (CRI's words).
+    requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+    # Concluded with the verdicts: where the kernel differs from what the spec implies, and for
+    # each spec type whose node namespace the pod uses, the app containers in it.
+    mismatches: tuple[Mismatch, ...] = ()
+    host_use: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> PodRef:
+        return PodRef(self.namespace, self.name)
+
+    @property
+    def key(self) -> str:
+        """`namespace/name`, or `name` where there is no Kubernetes namespace."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    def pids(self) -> set[int]:
+        """Every process of the pod: its sandbox's and its containers'."""
+        pids = {pid for container in self.containers for pid in container.pids}
+        if self.sandbox.pid is not None:
+            pids.add(self.sandbox.pid)
+        return pids
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    pod: PodRef | None = None  # None for a finding about no pod (an orphan namespace)
+    container: str = ""
+    ns_type: str = ""
+    evidence: Mapping[str, object] = field(default_factory=dict)

@@ -1,0 +1,70 @@
+"""What one scan of a node finds: processes, the host reference, pins, pods, errors."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .pods import Finding, Pod
+from .vocabulary import HostReferenceKind, ScanStage
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    pid: int
+    ppid: int
+    comm: str
+    start_time: int  # clock ticks after boot, from /proc/<pid>/stat: tells pid reuse apart
+    cgroup_paths: tuple[str, ...]  # distinct paths over all hierarchies, unified first
+    namespaces: Mapping[str, int | None]  # type -> inode; None where the link was unreadable
+    ns_errors: Mapping[str, str] = field(default_factory=dict)  # type -> errno name
+
+
+def errno_name(exc: OSError) -> str:
+    """`EACCES` for a permission error: the short reason scan errors and verdicts carry."""
+    return errno.errorcode.get(exc.errno or 0, str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """A problem met during a scan; recorded, never raised."""
+
+    stage: ScanStage
+    reason: str  # an errno name or a short phrase
+    pid: int | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostReference:
+    """The namespaces that count as the node's own."""
+
+    kind: HostReferenceKind
+    pid: int
+    namespaces: Mapping[str, int | None]
+    note: str = ""  # why the preferred reference was not used
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedNamespace:
+    ns_type: str
+    inode: int
+    path: str  # the bind-mount target, or `/proc/<pid>/fd/<n>` for a held fd
+    holder_pid: int | None = None  # for an fd pin: the process holding it
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    node: str
+    taken_at: float  # unix seconds
+    duration_seconds: float
+    host: HostReference
+    processes: Mapping[int, Process]
+    pods: tuple[Pod, ...]
+    pinned: tuple[PinnedNamespace, ...] = ()
+    orphans: tuple[PinnedNamespace, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[ScanError, ...] = ()
+    runtimes: Mapping[str, bool] = field(default_factory=dict)  # resolver -> state read
+    proc_root: str = "/proc"

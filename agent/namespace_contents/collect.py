@@ -1,0 +1,232 @@
+"""Collect a pod's inside details: its network namespace, listening sockets, UTS and IPC.
+
+A separate step from the scan: entering namespaces and reading every fd costs tens of
+milliseconds per pod, so the agent's periodic scan never does it; the single-pod report asks for
+it (`pod_details`). Every step degrades instead of failing: what cannot be read becomes an
+`unavailable` reason in its section.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from ..discovery.privileges import (
+    CAP_SYS_ADMIN,
+    CAP_SYS_PTRACE,
+    has_capability,
+    lacking,
+)
+from ..model import Pod, Snapshot, errno_name
+from . import ipc, uts
+from .details import NetnsView, NetworkDetails, PodDetails
+from .interfaces import describe, nsid_of, rtnl_session
+from .nsread import InsideRead, read_inside
+from .peers import NodeSide, link_peers
+from .procnet import procfs_view
+from .sockets import (
+    PodProcess,
+    attach_owners,
+    find_owners,
+    missing_owner_reason,
+    read_listening,
+)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno:
+        return errno_name(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def own_net_inode() -> int | None:
+    """The network namespace nsinspect itself is in (the node's, for a hostNetwork agent)."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def holder_pid(pod: Pod, ns_type: str) -> int | None:
+    """A process in the pod's namespace of `ns_type`: the sandbox, else a container known to be
+    in it, else (the sandbox gone, its namespace unknown) the first running container."""
+    if pod.sandbox.pid is not None:
+        return pod.sandbox.pid
+    running = [c for c in pod.containers if c.pid is not None]
+    for container in running:
+        verdict = container.namespaces.get(ns_type)
+        if verdict is not None and verdict.shared_with_sandbox:
+            return container.pid
+    return running[0].pid if running else None
+
+
+def members(pod: Pod, ns_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """App containers known to be in the pod's namespace of a type, and those known not to be."""
+    inside: list[str] = []
+    outside: list[str] = []
+    for container in pod.containers:
+        verdict = container.namespaces.get(ns_type)
+        if verdict is None or verdict.inode is None:
+            continue
+        (inside if verdict.shared_with_sandbox else outside).append(container.name)
+    return tuple(inside), tuple(outside)
+
+
+def _try_nsid(session: Any, ns_path: str) -> tuple[int | None, str]:
+    """The id, or None and why: an id is a refinement, matching falls back to indexes."""
+    try:
+        nsid = nsid_of(session, ns_path)
+    except Exception as exc:  # OSError opening the path, NetlinkError from the kernel
+        return None, f"{ns_path}: {_reason(exc)}"
+    return nsid, "" if nsid is not None else "the node has given it no id"
+
+
+def _pod_view(
+    snapshot: Snapshot, pid: int, own: bool, node_path: str
+) -> tuple[NetnsView, int | None]:
+    """The pod's namespace (netlink where allowed, else procfs), and the id it gives the node's."""
+    why = None if own else lacking(CAP_SYS_ADMIN, "entering the pod's network namespace")
+    if why is None:
+        try:
+            with rtnl_session(f"{snapshot.proc_root}/{pid}/ns/net", own) as session:
+                return describe(session), _try_nsid(session, node_path)[0]
+        except Exception as exc:  # pyroute2 raises OSError, NetlinkError, TimeoutError, ...
+            why = f"entering the pod's network namespace failed: {_reason(exc)}"
+    return procfs_view(snapshot.proc_root, pid, why), None
+
+
+def _node_side(snapshot: Snapshot, pod_path: str, own_inode: int | None) -> NodeSide:
+    host_inode = snapshot.host.namespaces.get("net")
+    own = own_inode is not None and own_inode == host_inode
+    why = None if own else lacking(CAP_SYS_ADMIN, "entering the node's network namespace")
+    if why is None:
+        try:
+            with rtnl_session(f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net", own) as session:
+                view = describe(session)
+                pod_nsid, nsid_missing = _try_nsid(session, pod_path)
+                return NodeSide(view, host_inode, pod_nsid, None, nsid_missing=nsid_missing)
+        except Exception as exc:  # as in _pod_view
+            why = f"reading the node's network namespace failed: {_reason(exc)}"
+    return NodeSide(None, host_inode, None, None, why)
+
+
+def _socket_groups(
+    pod: Pod, snapshot: Snapshot, ns_inode: int | None
+) -> Iterator[list[PodProcess]]:
+    """Who may own a socket, best first: the pod's containers and sandbox, then the rest of the
+    namespace (another pod in it, the host's own processes for hostNetwork)."""
+    comm = {pid: p.comm for pid, p in snapshot.processes.items()}
+    own = [
+        PodProcess(pid, "container", container=c.name, process=comm.get(pid, ""))
+        for c in pod.containers
+        for pid in c.pids
+    ]
+    if pod.sandbox.pid is not None:
+        own.append(PodProcess(pod.sandbox.pid, "sandbox", process=comm.get(pod.sandbox.pid, "")))
+    yield own
+    if ns_inode is None:
+        return
+    taken = {p.pid for p in own}
+    other_pods = {pid: other.key for other in snapshot.pods for pid in other.pids()}
+    host_network = ns_inode == snapshot.host.namespaces.get("net")
+    # Processes whose namespace is unknown may hold a socket too: try them last.
+    for in_namespace in (ns_inode, None):
+        yield [
+            PodProcess(
+                pid,
+                "other-pod" if pid in other_pods else ("host" if host_network else "outside"),
+                pod=other_pods.get(pid, ""),
+                process=process.comm,
+            )
+            for pid, process in sorted(snapshot.processes.items())
+            if pid not in taken and process.namespaces.get("net") == in_namespace
+        ]
+
+
+def network_details(pod: Pod, snapshot: Snapshot, seconds: dict[str, float]) -> NetworkDetails:
+    started = time.perf_counter()
+    ns_inode = pod.sandbox.namespaces.get("net")
+    host_network = ns_inode is not None and ns_inode == snapshot.host.namespaces.get("net")
+    inside, outside = members(pod, "net")
+    pid = holder_pid(pod, "net")
+    if pid is None:
+        why = {"network": "no process of the pod is running to read its network namespace from"}
+        return NetworkDetails(ns_inode, None, host_network, "", (), (), (), inside, outside, why)
+    own_inode = own_net_inode()
+    node_path = f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net"
+    view, node_nsid = _pod_view(
+        snapshot, pid, own_inode is not None and own_inode == ns_inode, node_path
+    )
+    unavailable = dict(view.unavailable)
+    interfaces = view.interfaces
+    if not host_network:
+        node = _node_side(snapshot, f"{snapshot.proc_root}/{pid}/ns/net", own_inode)
+        interfaces = link_peers(view, replace(node, node_nsid=node_nsid))
+        if node.unavailable:
+            unavailable["peer"] = node.unavailable
+    seconds["network"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    entries, table_errors = read_listening(snapshot.proc_root, pid)
+    unavailable.update({f"listening {path}": reason for path, reason in table_errors.items()})
+    owners, unreadable = find_owners(
+        snapshot.proc_root, {e.inode for e in entries}, _socket_groups(pod, snapshot, ns_inode)
+    )
+    missing = missing_owner_reason(unreadable, has_capability(CAP_SYS_PTRACE))
+    listening = attach_owners(entries, owners, missing)
+    seconds["sockets"] = time.perf_counter() - started
+    return NetworkDetails(
+        ns_inode=ns_inode,
+        reader_pid=pid,
+        host_network=host_network,
+        read_via=view.read_via,
+        interfaces=interfaces,
+        routes=view.routes,
+        listening=listening,
+        members=inside,
+        outside=outside,
+        unavailable=unavailable,
+    )
+
+
+def _read_uts_ipc(pod: Pod, snapshot: Snapshot) -> InsideRead:
+    """One child joins the pod's UTS and IPC namespaces and reads both sections' files."""
+    why = lacking(CAP_SYS_ADMIN, "entering the pod's UTS and IPC namespaces")
+    if why is not None:
+        return InsideRead(error=why)
+    paths = {t: holder_pid(pod, t) for t in ("uts", "ipc")}
+    if any(pid is None for pid in paths.values()):
+        return InsideRead(error="no process of the pod is running to enter its namespaces from")
+    return read_inside(
+        {t: f"{snapshot.proc_root}/{pid}/ns/{t}" for t, pid in paths.items()},
+        [*uts.PATHS, *ipc.PATHS],
+    )
+
+
+def pod_details(pod: Pod, snapshot: Snapshot) -> PodDetails:
+    """Everything inside the pod's shared namespaces, with how long each step took."""
+    seconds: dict[str, float] = {}
+    network = network_details(pod, snapshot, seconds)
+
+    started = time.perf_counter()
+    read = _read_uts_ipc(pod, snapshot)
+    uts_details = uts.describe_uts(read, pod.sandbox.namespaces.get("uts"), pod.name)
+    ipc_inode = pod.sandbox.namespaces.get("ipc")
+    ipc_members, _ = members(pod, "ipc")
+    candidates = [
+        pid
+        for pid in [pod.sandbox.pid, *(c.pid for c in pod.containers if c.name in ipc_members)]
+        if pid is not None
+    ]
+    posix = ipc.count_posix_queues(
+        snapshot.proc_root,
+        candidates,
+        snapshot.host.pid,
+        host_ipc=ipc_inode is not None and ipc_inode == snapshot.host.namespaces.get("ipc"),
+    )
+    ipc_details = ipc.describe_ipc(read, ipc_inode, ipc_members, posix)
+    seconds["uts_ipc"] = time.perf_counter() - started
+    return PodDetails(network, uts_details, ipc_details, seconds)

@@ -1,0 +1,153 @@
+"""The PodReport and PodList documents: the contract scripts rely on (`-o json`, the API).
+
+Fields may be added; these keep their names and meaning. Command lines and environments are
+never included: they can hold secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from ..model import (
+    Evidence,
+    HostReferenceKind,
+    NamespaceMode,
+    Role,
+    Runtime,
+    SandboxProcess,
+    ScanStage,
+    Severity,
+    Verdict,
+)
+from .details import IpcReport, NetworkReport, UtsReport
+from .wire import Document, WireStruct
+
+
+class VerdictEntry(WireStruct, frozen=True, kw_only=True):
+    """One container's namespace of one type."""
+
+    inode: int | None
+    verdict: Verdict
+    shared_with_sandbox: bool
+    reason: str | UnsetType = UNSET  # why the verdict is unknown
+    other_pod: str | UnsetType = UNSET  # the other pod's key, for `other`
+
+
+class ContainerReport(WireStruct, frozen=True, kw_only=True):
+    name: str
+    id: str
+    pid: int | None
+    pids: list[int]
+    role: Role
+    namespaces: dict[str, VerdictEntry]
+
+
+class PodIdentity(WireStruct, frozen=True, kw_only=True):
+    """The `pod` section: who the pod is, and on what evidence."""
+
+    namespace: str
+    name: str
+    uid: str
+    runtime: Runtime
+    evidence: Evidence = msgspec.field(name="source")
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+class SandboxReport(WireStruct, frozen=True, kw_only=True):
+    id: str
+    pid: int | None
+    process: SandboxProcess
+    comm: str
+    start_time: int | None
+    namespaces: dict[str, int | None]
+    pins: dict[str, str]
+
+
+class IntentReport(WireStruct, frozen=True, kw_only=True):
+    """What the Kubernetes pod spec asks for."""
+
+    host_network: bool = msgspec.field(name="hostNetwork")
+    host_ipc: bool = msgspec.field(name="hostIPC")
+    host_pid: bool = msgspec.field(name="hostPID")
+    share_process_namespace: bool = msgspec.field(name="shareProcessNamespace")
+    containers: list[str]
+    source: str = "kubernetes"
+
+
+class HostReport(WireStruct, frozen=True, kw_only=True):
+    """The namespaces that count as the node's own, and whose they are."""
+
+    kind: HostReferenceKind = msgspec.field(name="source")
+    pid: int
+    namespaces: dict[str, int | None]
+    note: str
+
+
+class FindingReport(WireStruct, frozen=True, kw_only=True):
+    code: str
+    severity: Severity
+    message: str
+    pod: str  # the pod's key ("" for a finding about no pod)
+    container: str
+    ns_type: str
+    evidence: dict[str, Any]
+    node: str | UnsetType = UNSET  # in lists merged from several agents
+
+
+class ScanErrorReport(WireStruct, frozen=True, kw_only=True):
+    """Something a scan could not read."""
+
+    stage: ScanStage
+    reason: str
+    pid: int | UnsetType = UNSET
+    path: str | UnsetType = UNSET
+
+
+class PodReport(Document, frozen=True, kw_only=True):
+    kind: str = "PodReport"
+    node: str
+    taken_at: float
+    pod: PodIdentity
+    sandbox: SandboxReport
+    containers: list[ContainerReport]  # app containers only
+    requested: dict[str, NamespaceMode]
+    intent: IntentReport | None
+    host: HostReport
+    findings: list[FindingReport]
+    errors: list[ScanErrorReport]
+    # Inside the shared namespaces: only in a single pod's report.
+    network: NetworkReport | UnsetType = UNSET
+    uts: UtsReport | UnsetType = UNSET
+    ipc: IpcReport | UnsetType = UNSET
+
+
+class PodList(Document, frozen=True, kw_only=True):
+    kind: str = "PodList"
+    node: str  # "" for a list merged from several agents
+    taken_at: float | UnsetType = UNSET
+    runtimes: dict[str, bool] | UnsetType = UNSET  # which runtimes this scan could read
+    items: list[PodReport]
+    unreachable: dict[str, str] | UnsetType = UNSET  # node -> why its agent did not answer
+
+
+class FindingList(Document, frozen=True, kw_only=True):
+    kind: str = "FindingList"
+    node: str
+    taken_at: float | UnsetType = UNSET
+    items: list[FindingReport]
+    unreachable: dict[str, str] | UnsetType = UNSET
+
+
+class Status(Document, frozen=True, kw_only=True):
+    """An error, as the agent's API answers it."""
+
+    kind: str = "Status"
+    code: int
+    reason: str
+    message: str

@@ -1,0 +1,98 @@
+"""Who each container is: the resolvers in order, then cgroups alone.
+
+The resolvers are asked in their order (the CRI first, then each runtime's files on disk) about
+containers not identified yet; the first that knows one decides, and its answer is kept while the
+container lives. Kubelet-layout containers that none knows are described from their cgroups
+(`kubelet_cgroup`), anew each scan so that a runtime that comes back can take over. Finally a pod
+whose sandbox has no process (CRI-O without an infra container) has its sandbox looked up by id,
+so the pod keeps its runtime's description of the pinned namespaces and the requested sharing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from ..model import ContainerIdentity, Process, Role, ScanError, container_init_pid
+from .cgroup_pods import cgroup_identities
+from .cgroups import CgroupMatch
+from .resolver import RuntimeResolver
+
+
+class IdentityResolution:
+    def __init__(self, resolvers: list[RuntimeResolver]) -> None:
+        self.resolvers = resolvers
+        self._identities: dict[str, ContainerIdentity] = {}
+
+    def identify(
+        self,
+        memberships: Mapping[int, CgroupMatch],
+        processes: Mapping[int, Process],
+        errors: list[ScanError],
+    ) -> tuple[dict[str, ContainerIdentity], dict[str, bool]]:
+        """Container id -> identity, and runtime -> whether it could be read this scan."""
+        live = {match.container_id: match for match in memberships.values()}
+        for gone in self._identities.keys() - live.keys():
+            del self._identities[gone]
+        present = [r for r in self.resolvers if r.available()]
+        up = [r for r in present if r.refresh(errors)]
+        for container_id, match in live.items():
+            if container_id not in self._identities:
+                identity = self._ask(up, match, errors)
+                if identity is not None:
+                    self._identities[container_id] = identity
+
+        identities = dict(self._identities)
+        unknown = {cid: m for cid, m in live.items() if cid not in identities}
+        comms = _init_comms(unknown, memberships, processes)
+        identities.update(cgroup_identities(unknown, comms, identities.values()))
+        identities.update(self._processless_sandboxes(identities, up, errors))
+        return identities, {r.name: r in up for r in self.resolvers}
+
+    @staticmethod
+    def _ask(
+        resolvers: list[RuntimeResolver], match: CgroupMatch, errors: list[ScanError]
+    ) -> ContainerIdentity | None:
+        for resolver in resolvers:
+            identity = resolver.identify(match, errors)
+            if identity is not None:
+                return identity
+        return None
+
+    def _processless_sandboxes(
+        self,
+        identities: Mapping[str, ContainerIdentity],
+        resolvers: list[RuntimeResolver],
+        errors: list[ScanError],
+    ) -> dict[str, ContainerIdentity]:
+        """The sandboxes that app containers name but that no process runs in."""
+        found: dict[str, ContainerIdentity] = {}
+        for app in identities.values():
+            sandbox_id = app.sandbox_id
+            if app.role is not Role.APP or not sandbox_id or sandbox_id in identities:
+                continue
+            if sandbox_id in found:
+                continue
+            match = CgroupMatch(sandbox_id, runtime_hint=app.runtime, pod_uid=app.pod_uid)
+            sandbox = self._ask(resolvers, match, errors)
+            if sandbox is not None and sandbox.role is Role.SANDBOX:
+                found[sandbox_id] = sandbox
+        return found
+
+
+def _init_comms(
+    matches: Mapping[str, CgroupMatch],
+    memberships: Mapping[int, CgroupMatch],
+    processes: Mapping[int, Process],
+) -> dict[str, str]:
+    """Container id -> the comm of its init process, for the containers in `matches`."""
+    pids: dict[str, list[int]] = defaultdict(list)
+    for pid, match in memberships.items():
+        if match.container_id in matches and pid in processes:
+            pids[match.container_id].append(pid)
+    comms = {}
+    for container_id, members in pids.items():
+        init = container_init_pid(members, processes)
+        if init is not None:
+            comms[container_id] = processes[init].comm
+    return comms

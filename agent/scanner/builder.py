@@ -1,0 +1,105 @@
+"""One scan of a node: proc scan -> host reference -> pins -> runtime identities -> pairing.
+
+Each step is a module of its own; this one runs them in order. What may be reused between scans
+lives in two places only: the proc scanner and the runtimes' identities (facts about processes
+and containers that cannot change while they live), and the scan cache (conclusions, handed back
+only for equal inputs).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..discovery.fds import read_fd_pins
+from ..discovery.hostref import choose_host_reference
+from ..discovery.mounts import read_pins
+from ..discovery.procfs import ProcScanner
+from ..model import PodIntent, Snapshot
+from ..pairing import PairingInput
+from ..runtimes.identities import IdentityResolution
+from ..runtimes.registry import default_resolvers
+from ..runtimes.resolver import RuntimeResolver
+from .cache import ScanCache
+from .gc_pause import gc_paused
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    proc_root: str = "/proc"
+    host_root: str = "/"  # where the node's /run and /var/lib are: "/host" in a DaemonSet
+    node_name: str = ""
+    # CRI sockets (node paths); None: containerd's and CRI-O's usual ones, where present.
+    cri_sockets: tuple[str, ...] | None = None
+    # runtime -> state directory (node path), where not the default; see runtimes.STATE_DIRS.
+    state_dirs: Mapping[str, str] = field(default_factory=dict)
+
+
+class ProcRootError(Exception):
+    """The proc root cannot be listed at all: nothing can be scanned."""
+
+
+class SnapshotBuilder:
+    def __init__(
+        self,
+        config: ScanConfig,
+        resolvers: list[RuntimeResolver] | None = None,
+        intents: Callable[[], Mapping[str, PodIntent]] | None = None,
+    ) -> None:
+        """`intents` gives the Kubernetes pod specs by pod uid, when the API is reachable."""
+        if not os.path.isdir(config.proc_root):
+            raise ProcRootError(
+                f"proc root {config.proc_root} does not exist or is not a directory"
+            )
+        self.config = config
+        self.node_name = config.node_name or os.uname().nodename
+        self.scanner = ProcScanner(config.proc_root)
+        self.resolvers = (
+            default_resolvers(config.host_root, config.state_dirs, config.cri_sockets)
+            if resolvers is None
+            else resolvers
+        )
+        self.identities = IdentityResolution(self.resolvers)
+        self.cache = ScanCache()
+        self._intents = intents
+
+    @gc_paused
+    def build(self) -> Snapshot:
+        started = time.monotonic()
+        taken_at = time.time()
+        try:
+            scan = self.scanner.scan()
+        except OSError as exc:
+            raise ProcRootError(f"cannot list {self.config.proc_root}: {exc.strerror}") from exc
+        errors = scan.errors
+        host = choose_host_reference(self.scanner, scan.processes)
+        pins = read_pins(self.scanner.proc_root, host.pid, errors) if host.pid else []
+        pins += read_fd_pins(self.scanner.proc_root, scan.processes, errors)
+        memberships = self.cache.memberships(scan.processes)
+        identities, runtimes = self.identities.identify(memberships, scan.processes, errors)
+        result, findings = self.cache.pair(
+            PairingInput(
+                processes=scan.processes,
+                memberships={pid: match.container_id for pid, match in memberships.items()},
+                identities=identities,
+                host=host,
+                pins=pins,
+                intents=self._intents() if self._intents is not None else {},
+            )
+        )
+        return Snapshot(
+            node=self.node_name,
+            taken_at=taken_at,
+            duration_seconds=time.monotonic() - started,
+            host=host,
+            processes=scan.processes,
+            pods=result.pods,
+            pinned=tuple(pins),
+            orphans=result.orphans,
+            findings=findings,
+            errors=tuple(errors),
+            runtimes=runtimes,
+            proc_root=self.scanner.proc_root,
+        )

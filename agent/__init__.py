@@ -1,4 +1,5 @@
-"""nsinspect's node side: discovery, pairing, documents, and the agent that serves them."""
+"""nsinspect's node side: the model, discovery, runtimes, pairing, the report model, and the agent
+that serves them (the layers and what each may import: tests/unit/test_layers.py)."""
 
 from importlib.metadata import PackageNotFoundError, version
 

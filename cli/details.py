@@ -24,13 +24,9 @@ from ..agent.report import (
     value_or,
 )
 from .summary import join_words
-from .table import format_table
+from .table import dash, format_table
 
 LABEL = "{:<11}"
-
-
-def _dash(value: object) -> str:
-    return "-" if value in ("", None) else str(value)
 
 
 def _unavailable_lines(unavailable: Mapping[str, str]) -> list[str]:
@@ -67,10 +63,10 @@ def network_lines(network: NetworkReport) -> list[str]:
     rows = [
         [
             interface.name,
-            _dash(interface.kind),
-            _dash(interface.state),
-            _dash(interface.mtu),
-            _dash(interface.mac),
+            dash(interface.kind),
+            dash(interface.state),
+            dash(interface.mtu),
+            dash(interface.mac),
             ", ".join(interface.addresses) or "-",
             _peer_cell(interface.peer),
         ]
@@ -80,8 +76,7 @@ def network_lines(network: NetworkReport) -> list[str]:
         headers = ["INTERFACE", "KIND", "STATE", "MTU", "MAC", "ADDRESSES", "PEER"]
         lines.extend("  " + line for line in format_table(headers, rows))
     routes = [
-        [route.destination, _dash(route.gateway), _dash(route.interface)]
-        for route in network.routes
+        [route.destination, dash(route.gateway), dash(route.interface)] for route in network.routes
     ]
     if routes:
         lines.append("")
@@ -173,7 +168,7 @@ def uts_lines(report: PodReport, uts: UtsReport) -> list[str]:
             LABEL.format("UTS:")
             + f"{inode}hostname {uts.hostname}"
             + (" (the pod's name)" if uts.matches_pod_name else "")
-            + f", domain name {_dash(uts.domainname)}"
+            + f", domain name {dash(uts.domainname)}"
             + _shared_by(report, "uts"),
         ]
         if uts.matches_pod_name is False:

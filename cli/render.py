@@ -29,7 +29,7 @@ from ..agent.report import (
 )
 from .details import detail_lines
 from .summary import summarize
-from .table import Cell, format_table
+from .table import Cell, dash, format_table
 
 VERDICT_COLOUR = {
     Verdict.POD: "green",
@@ -42,10 +42,6 @@ SEVERITY_COLOUR = {Severity.CRITICAL: "red", Severity.WARNING: "yellow"}
 
 def echo_lines(lines: Sequence[str]) -> None:
     click.echo("\n".join(lines))
-
-
-def dash(value: object) -> str:
-    return "-" if value in ("", None) else str(value)
 
 
 def short_id(container_id: str) -> str:

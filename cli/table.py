@@ -9,6 +9,11 @@ import click
 GAP = "   "
 
 
+def dash(value: object) -> str:
+    """A cell's text: `-` for what is empty or unknown."""
+    return "-" if value in ("", None) else str(value)
+
+
 class Cell(str):
     """A table cell that remembers its colour; padding is computed on the plain text."""
 

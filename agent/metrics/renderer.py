@@ -8,19 +8,14 @@ and the render context are equal to what they were written from.
 
 from __future__ import annotations
 
-from ..model import Pod, Snapshot
+from ..model import Pod, PodIdentityKey, Snapshot
 from .node_families import NODE_FAMILIES
 from .pod_families import POD_FAMILIES, RenderContext
 from .text_format import GaugeFamily, render
 
-PodIdentity = tuple[str, str, str, str]
 # A pod's identity -> the pod its lines were written from, and where its lines of each pod
 # family are in the previous text.
-Spans = dict[PodIdentity, tuple[Pod, tuple[tuple[int, int], ...]]]
-
-
-def pod_identity(pod: Pod) -> PodIdentity:
-    return (pod.runtime, pod.namespace, pod.name, pod.uid)
+Spans = dict[PodIdentityKey, tuple[Pod, tuple[tuple[int, int], ...]]]
 
 
 class SnapshotRenderer:
@@ -40,7 +35,7 @@ class SnapshotRenderer:
         local: Spans = {}
         for pod in snapshot.pods:
             starts = [len(family.text) for family in families]
-            known = previous.get(pod_identity(pod))
+            known = previous.get(pod.identity_key)
             if known is not None and known[0] == pod:
                 for family, (start, end) in zip(families, known[1], strict=True):
                     family.text += old[start:end]
@@ -48,7 +43,7 @@ class SnapshotRenderer:
                 for family, table_entry in zip(families, POD_FAMILIES, strict=True):
                     table_entry.generate(pod, context, family)
             spans = zip(starts, (len(family.text) for family in families), strict=True)
-            local[pod_identity(pod)] = (pod, tuple(spans))
+            local[pod.identity_key] = (pod, tuple(spans))
         old.release()
 
         text = render([*families, *(generate(snapshot) for generate in NODE_FAMILIES)])

@@ -19,6 +19,9 @@ from .vocabulary import (
     Verdict,
 )
 
+# A pod's runtime, namespace, name and uid: what keeps it apart from every other pod on a node.
+PodIdentityKey = tuple[str, str, str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class PodRef:
@@ -142,7 +145,12 @@ class Pod:
     @property
     def key(self) -> str:
         """`namespace/name`, or `name` where there is no Kubernetes namespace."""
-        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return self.ref.key
+
+    @property
+    def identity_key(self) -> PodIdentityKey:
+        """What tells this pod from every other on the node, from one scan to the next."""
+        return (self.runtime, self.namespace, self.name, self.uid)
 
     def pids(self) -> set[int]:
         """Every process of the pod: its sandbox's and its containers'."""

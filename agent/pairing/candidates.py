@@ -9,6 +9,7 @@ from ..model import (
     ContainerIdentity,
     Evidence,
     NamespaceMode,
+    PodIdentityKey,
     PodIntent,
     PodRef,
     Runtime,
@@ -42,6 +43,6 @@ class PodCandidate:
         return PodRef(self.namespace, self.name)
 
     @property
-    def identity_key(self) -> tuple[str, str, str, str]:
-        """What tells this pod from every other on the node, from one scan to the next."""
+    def identity_key(self) -> PodIdentityKey:
+        """The key the judged pod will have (`Pod.identity_key`)."""
         return (self.runtime, self.namespace, self.name, self.uid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+import msgspec
 from msgspec import UNSET
 
 from ..model import (
@@ -237,16 +238,7 @@ def namespace_report(ns_type: str, inode: int, snapshot: Snapshot) -> NamespaceR
     """A NamespaceReport: who is in one namespace, what pins it, which pods use it."""
     holders = [p for p in snapshot.processes.values() if p.namespaces.get(ns_type) == inode]
     facts = NamespaceIndex(snapshot).facts(ns_type, inode, holders)
-    return NamespaceReport(
-        node=snapshot.node,
-        ns_type=facts.ns_type,
-        inode=facts.inode,
-        host=facts.host,
-        processes=facts.processes,
-        pins=facts.pins,
-        orphan=facts.orphan,
-        users=facts.users,
-    )
+    return NamespaceReport(node=snapshot.node, **msgspec.structs.asdict(facts))
 
 
 def namespace_list(snapshot: Snapshot, pinned_only: bool = False) -> NamespaceList:

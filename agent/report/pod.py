@@ -15,6 +15,7 @@ from ..model import (
     Evidence,
     HostReferenceKind,
     NamespaceMode,
+    PodRef,
     Role,
     Runtime,
     SandboxProcess,
@@ -56,7 +57,7 @@ class PodIdentity(WireStruct, frozen=True, kw_only=True):
 
     @property
     def key(self) -> str:
-        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return PodRef(self.namespace, self.name).key
 
 
 class SandboxReport(WireStruct, frozen=True, kw_only=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..model import Finding, HostReference, Pod, PodRef, Process
+from ..model import Finding, HostReference, Pod, PodIdentityKey, PodRef, Process
 from ..pairing import (
     NamespaceGroup,
     Owners,
@@ -29,7 +29,9 @@ from ..runtimes.cgroups import CgroupMatch, match_cgroup
 # What pairing concludes from one scan: pods and orphans, and the findings about them.
 Paired = tuple[PairingResult, tuple[Finding, ...]]
 # identity -> the candidate, its containers' init processes, and the pod judged from them.
-Judged = dict[tuple[str, str, str, str], tuple[PodCandidate, tuple[Process | None, ...], Pod]]
+Judged = dict[PodIdentityKey, tuple[PodCandidate, tuple[Process | None, ...], Pod]]
+# net/ipc/uts triple -> the group, the host's pid namespace, and the pod it formed (if any).
+Groups = dict[tuple[int, int, int], tuple[NamespaceGroup, int | None, PodCandidate | None]]
 
 
 class ScanCache:
@@ -37,9 +39,7 @@ class ScanCache:
 
     def __init__(self) -> None:
         self._paired: tuple[PairingInput, Paired] | None = None
-        self._groups: dict[
-            tuple[int, int, int], tuple[NamespaceGroup, int | None, PodCandidate | None]
-        ] = {}
+        self._groups: Groups = {}
         self._judged: Judged = {}
         self._judged_with: tuple[HostReference, dict[tuple[str, int], PodRef]] | None = None
         self._matches: dict[int, tuple[int, CgroupMatch | None]] = {}
@@ -59,9 +59,7 @@ class ScanCache:
     ) -> list[PodCandidate]:
         """A group's pod depends on its members and the host's pid namespace alone."""
         host_pid_ns = host.namespaces.get("pid")
-        kept: dict[
-            tuple[int, int, int], tuple[NamespaceGroup, int | None, PodCandidate | None]
-        ] = {}
+        kept: Groups = {}
         pods = []
         for group in groups:
             known = self._groups.get(group.triple)

@@ -35,12 +35,6 @@ class PodRef:
         """`namespace/name`, or `name` where there is no Kubernetes namespace: the wire form."""
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
-    @classmethod
-    def from_key(cls, key: str) -> PodRef:
-        """The inverse of `key`: Kubernetes namespaces and pod names hold no `/`."""
-        namespace, slash, name = key.partition("/")
-        return cls(namespace, name) if slash else cls("", key)
-
 
 @dataclass(frozen=True, slots=True)
 class ContainerIdentity:

@@ -14,12 +14,12 @@ from typing import Protocol
 
 from ..model import HostReference, Pod, Process
 from .candidates import ContainerProcesses, PodCandidate
-from .findings import compute_findings, pod_findings
+from .findings import compute_findings
 from .inputs import PairingInput, PairingResult
 from .namespace_groups import NamespaceGroup, group_pod, namespace_groups
 from .orphans import find_orphans
 from .runtime_pods import pids_by_container, runtime_pods, unclaimed_processes
-from .verdicts import Owners, judge, judge_pod, sandbox_owners
+from .verdicts import Owners, judge_pod, sandbox_owners
 
 __all__ = [
     "ContainerProcesses",
@@ -31,10 +31,8 @@ __all__ = [
     "PodSteps",
     "compute_findings",
     "group_pod",
-    "judge",
     "judge_pod",
     "pair",
-    "pod_findings",
 ]
 
 

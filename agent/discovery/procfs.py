@@ -7,8 +7,9 @@ across scans; the namespace links are read every time, since setns(2) can move a
 process whose stat identity and links read exactly as in the previous scan is the same `Process`
 object again: no parsing, no new objects, and later steps can tell that nothing changed.
 
-Nothing here raises for a process: a process that exits mid-scan, a zombie, an unreadable link or
-a malformed file becomes a `ScanError` and the scan goes on.
+Nothing here raises for a process: a process that exits mid-scan, an unreadable link or a
+malformed file becomes a `ScanError` and the scan goes on. A zombie is counted, not an error: it
+has already left its namespaces, so there is nothing of it to read and nothing was missed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ..model import ALL_NS_TYPES, Process, ScanError, ScanStage, errno_name
 NO_NS_ERRORS: Mapping[str, str] = MappingProxyType({})
 PF_KTHREAD = 0x00200000  # task flag of kernel threads (include/linux/sched.h)
 KTHREADD_PID = 2
+# What `read_process` returns for a zombie: not a process of the snapshot, and not an error.
+ZOMBIE = Process(pid=0, ppid=0, comm="", start_time=0, cgroup_paths=(), namespaces={})
 
 
 class StatLine(NamedTuple):
@@ -44,6 +47,7 @@ class StatLine(NamedTuple):
 class ProcScan:
     processes: dict[int, Process] = field(default_factory=dict)
     errors: list[ScanError] = field(default_factory=list)
+    zombies: int = 0
 
 
 def parse_stat(text: str) -> StatLine:
@@ -163,7 +167,9 @@ class ProcScanner:
         result = ProcScan()
         for pid in self.pids():
             process = self.read_process(pid, result.errors)
-            if process is not None:
+            if process is ZOMBIE:
+                result.zombies += 1
+            elif process is not None:
                 result.processes[pid] = process
         for gone in self._cgroups.keys() - result.processes.keys():
             del self._cgroups[gone]
@@ -174,7 +180,8 @@ class ProcScanner:
         return result
 
     def read_process(self, pid: int, errors: list[ScanError]) -> Process | None:
-        """One process, or None (with the reason appended to `errors`) when it cannot be read.
+        """One process, `ZOMBIE`, or None (with the reason appended to `errors`) when it cannot
+        be read.
 
         Its files are read relative to one descriptor of its directory: each lookup is one path
         component instead of four, and all that is read comes from the same process even if the
@@ -211,8 +218,7 @@ class ProcScanner:
         if stat.flags & PF_KTHREAD:
             return None
         if stat.state in ("Z", "X"):
-            errors.append(ScanError(ScanStage.STAT, "zombie", pid))
-            return None
+            return ZOMBIE
 
         # The common case in one go: every link reads. Any error takes the careful path below,
         # which tells a vanished process from an unreadable or absent link.

@@ -4,27 +4,59 @@ A process can keep a namespace alive by holding an fd to its nsfs file (`/proc/<
 opened, or a netns file kept open after the bind mount is gone). Reading every process's fd table
 would cost one readlink per open file on the node, every scan, for a rare case; the processes that
 do this on purpose are the runtimes (containerd and its shims, CRI-O, conmon, pinns, dockerd,
-podman), and there are a handful of them. So only their fd tables are read: the pins that matter
-for leaked pod namespaces, at the cost of a few dozen readlinks.
+podman), and there are a handful of them. So only their fd tables are read.
 
-An fd opened through a bind mount (`open("/run/netns/cni-...")`) reads back as that path, not as
-`net:[inode]`; such an fd is recognised by its device (nsfs), and its type is asked of the kernel
-with the NS_GET_NSTYPE ioctl on a read-only open of the fd, which changes nothing.
+Everything here is read from processes that may be hostile:
+- A runtime is told by its executable, never by its name: any process can call itself
+  `containerd` (prctl PR_SET_NAME). Its `exe` must carry a runtime's name, be a file owned by root
+  (or by the scanner's own user) that no one else may write, and run in the node's mount
+  namespace, where the runtimes live; a container's process fails the last two.
+- An fd is never opened in a way that can block or act on a device: a FIFO without a writer
+  blocks a plain open for ever, and the holder can swap what an fd number points to at any moment.
+  `readlink` names most nsfs fds outright (`net:[4026532177]`). One opened through a bind mount
+  reads back as a path; it is opened with O_PATH (no open of the file itself, so never blocks),
+  checked to be nsfs with fstat, and only then reopened through that O_PATH descriptor, which
+  pins the inode, so nothing can be swapped in between, to ask its type with NS_GET_NSTYPE.
+- The work is bounded: at most MAX_FDS_PER_PROCESS fds are looked at in one process and
+  MAX_FDS_PER_SCAN in a scan. What was left unread is counted and reported, never concluded from.
+- One namespace held by many fds is one pin: the first fd found stands for it.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..model import NS_TYPES, PinnedNamespace, Process, ScanError, ScanStage, errno_name
 from .procfs import parse_ns_link
 
-# comm (at most 15 characters) of the processes whose fds are read.
+# comm (at most 15 characters) of the runtimes: the cheap first filter, never the proof.
 RUNTIME_COMMS = frozenset(
-    {"containerd", "containerd-shim", "crio", "conmon", "pinns", "dockerd", "podman"}
+    {"containerd", "containerd-shim", "crio", "conmon", "conmonrs", "pinns", "dockerd", "podman"}
 )
+# Basenames of the runtimes' executables. k3s runs containerd from its multi-call binary, so
+# its containerd's exe is `k3s`.
+RUNTIME_EXES = frozenset(
+    {
+        "containerd",
+        "containerd-shim",
+        "containerd-shim-runc-v1",
+        "containerd-shim-runc-v2",
+        "crio",
+        "conmon",
+        "conmonrs",
+        "pinns",
+        "dockerd",
+        "podman",
+        "k3s",
+    }
+)
+# A runtime holds a few hundred fds on a busy node (sockets, mostly); a shim a dozen.
+MAX_FDS_PER_PROCESS = 16_384
+MAX_FDS_PER_SCAN = 65_536
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), linux/nsfs.h
 CLONE_FLAGS = {
     0x40000000: "net",
@@ -36,19 +68,159 @@ CLONE_FLAGS = {
     0x02000000: "cgroup",
     0x00000080: "time",
 }
-NOT_FILES = ("socket:", "pipe:", "anon_inode:", "/dev/")
+NOT_FILES = ("socket:", "pipe:", "anon_inode:")
+
+
+@dataclass(slots=True)
+class FdPins:
+    pins: list[PinnedNamespace] = field(default_factory=list)
+    skipped: int = 0  # fds left unread by the bounds
 
 
 def read_fd_pins(
-    proc_root: str, processes: Mapping[int, Process], errors: list[ScanError]
-) -> list[PinnedNamespace]:
+    proc_root: str,
+    processes: Mapping[int, Process],
+    host_mnt: int | None,
+    errors: list[ScanError],
+) -> FdPins:
     """Namespaces the runtimes' processes hold open, as pins at `/proc/<pid>/fd/<n>`."""
-    pins: list[PinnedNamespace] = []
-    nsfs = _nsfs_device()
+    reader = _FdReader(proc_root, processes, errors)
     for pid, process in processes.items():
-        if process.comm in RUNTIME_COMMS:
-            pins.extend(_process_pins(proc_root, pid, nsfs, errors))
-    return pins
+        if process.comm in RUNTIME_COMMS and is_runtime_process(proc_root, process, host_mnt):
+            reader.read(pid)
+    return reader.result
+
+
+def is_runtime_process(proc_root: str, process: Process, host_mnt: int | None) -> bool:
+    """Whether a process is a runtime by its executable and where it runs (see the module)."""
+    if host_mnt is None or process.namespaces.get("mnt") != host_mnt:
+        return False
+    exe = f"{proc_root}/{process.pid}/exe"
+    try:
+        name = os.path.basename(os.readlink(exe)).removesuffix(" (deleted)")
+        # stat follows the magic link to the executable's inode, in whatever mount it lives.
+        found = os.stat(exe)
+    except OSError:
+        return False
+    return (
+        name in RUNTIME_EXES
+        and stat.S_ISREG(found.st_mode)
+        and found.st_uid in (0, os.geteuid())
+        and not found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+class _FdReader:
+    def __init__(
+        self, proc_root: str, processes: Mapping[int, Process], errors: list[ScanError]
+    ) -> None:
+        self.proc_root = proc_root
+        self.processes = processes
+        self.errors = errors
+        self.result = FdPins()
+        self.budget = MAX_FDS_PER_SCAN
+        self.seen: set[tuple[str, int]] = set()
+        self.nsfs = _nsfs_device()
+        self._known_types: dict[int, str] | None = None
+
+    def read(self, pid: int) -> None:
+        fd_dir = f"{self.proc_root}/{pid}/fd"
+        try:
+            entries = os.scandir(fd_dir)
+        except FileNotFoundError:
+            return  # exited since the scan
+        except OSError as exc:
+            self.errors.append(ScanError(ScanStage.FDS, errno_name(exc), pid=pid, path=fd_dir))
+            return
+        limit = min(MAX_FDS_PER_PROCESS, self.budget)
+        names: list[str] = []
+        skipped = 0
+        with entries:
+            for entry in entries:
+                if len(names) < limit:
+                    names.append(entry.name)
+                else:
+                    skipped += 1  # counting the rest costs a directory read, not a readlink
+        # In fd order, so the fd that stands for a namespace is the same from scan to scan.
+        for name in sorted(names, key=lambda n: (len(n), n)):
+            self._look_at(pid, f"{fd_dir}/{name}")
+        looked = len(names)
+        self.budget -= looked
+        if skipped:
+            self.result.skipped += skipped
+            self.errors.append(
+                ScanError(
+                    ScanStage.FDS,
+                    f"read {looked} of {looked + skipped} fds (bound reached)",
+                    pid=pid,
+                    path=fd_dir,
+                )
+            )
+
+    def _look_at(self, pid: int, fd_path: str) -> None:
+        try:
+            target = os.readlink(fd_path)
+        except OSError:
+            return  # closed meanwhile
+        found = self._namespace_of(fd_path, target)
+        if found is not None and found not in self.seen:
+            self.seen.add(found)
+            ns_type, inode = found
+            path = f"/proc/{pid}/fd/{os.path.basename(fd_path)}"
+            self.result.pins.append(PinnedNamespace(ns_type, inode, path, holder_pid=pid))
+
+    def _namespace_of(self, fd_path: str, target: str) -> tuple[str, int] | None:
+        """(type, inode) of the namespace an fd holds, or None for any other file."""
+        ns_type = target.split(":", 1)[0]
+        if ns_type in NS_TYPES and target.endswith("]"):
+            try:
+                return ns_type, parse_ns_link(target)
+            except ValueError:
+                return None
+        if self.nsfs is None or target.startswith(NOT_FILES) or not target.startswith("/"):
+            return None
+        try:
+            handle = os.open(fd_path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            found = os.fstat(handle)
+            if found.st_dev != self.nsfs:
+                return None
+            known = self.known_types().get(found.st_ino)
+            return (known, found.st_ino) if known else self._ask_type(handle, found.st_ino)
+        finally:
+            os.close(handle)
+
+    def known_types(self) -> dict[int, str]:
+        """inode -> type of every namespace a process is in: most fds held through a path
+        name one of them, and need no ioctl. Built on first need, once a scan."""
+        if self._known_types is None:
+            self._known_types = {
+                inode: ns_type
+                for process in self.processes.values()
+                for ns_type, inode in process.namespaces.items()
+                if inode is not None
+            }
+        return self._known_types
+
+    @staticmethod
+    def _ask_type(handle: int, inode: int) -> tuple[str, int] | None:
+        """The kernel's answer for an nsfs inode pinned by an O_PATH descriptor."""
+        try:
+            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            if os.fstat(fd).st_ino != inode:
+                return None
+            flag = fcntl.ioctl(fd, NS_GET_NSTYPE)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        found_type = CLONE_FLAGS.get(flag)
+        return (found_type, inode) if found_type is not None else None
 
 
 def _nsfs_device() -> int | None:
@@ -57,51 +229,3 @@ def _nsfs_device() -> int | None:
         return os.stat("/proc/self/ns/net").st_dev
     except OSError:
         return None
-
-
-def _process_pins(
-    proc_root: str, pid: int, nsfs: int | None, errors: list[ScanError]
-) -> list[PinnedNamespace]:
-    fd_dir = f"{proc_root}/{pid}/fd"
-    try:
-        fds = os.listdir(fd_dir)
-    except FileNotFoundError:
-        return []  # exited since the scan
-    except OSError as exc:
-        errors.append(ScanError(ScanStage.FDS, errno_name(exc), pid=pid, path=fd_dir))
-        return []
-    pins = []
-    for fd in fds:
-        try:
-            target = os.readlink(f"{fd_dir}/{fd}")
-        except OSError:
-            continue  # closed meanwhile
-        found = _namespace_of(f"{fd_dir}/{fd}", target, nsfs)
-        if found is not None:
-            pins.append(PinnedNamespace(*found, f"/proc/{pid}/fd/{fd}", holder_pid=pid))
-    return pins
-
-
-def _namespace_of(fd_path: str, target: str, nsfs: int | None) -> tuple[str, int] | None:
-    """(type, inode) of the namespace an fd holds, or None for any other file."""
-    ns_type = target.split(":", 1)[0]
-    if ns_type in NS_TYPES and target.endswith("]"):
-        try:
-            return ns_type, parse_ns_link(target)
-        except ValueError:
-            return None
-    if nsfs is None or target.startswith(NOT_FILES) or not target.startswith("/"):
-        return None
-    try:
-        stat = os.stat(fd_path)
-        if stat.st_dev != nsfs:
-            return None
-        fd = os.open(fd_path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            flag = fcntl.ioctl(fd, NS_GET_NSTYPE)
-        finally:
-            os.close(fd)
-    except OSError:
-        return None
-    found_type = CLONE_FLAGS.get(flag)
-    return (found_type, stat.st_ino) if found_type is not None else None

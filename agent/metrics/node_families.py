@@ -41,18 +41,41 @@ def orphan_namespaces(snapshot: Snapshot) -> GaugeFamily:
     return family
 
 
-def last_scan_timestamp(snapshot: Snapshot) -> GaugeFamily:
-    family = GaugeFamily(
-        "nsinspect_last_scan_timestamp_seconds", "When the latest snapshot was taken."
-    )
-    family.add([], snapshot.taken_at)
+def _scalar(name: str, help_text: str, value: float) -> GaugeFamily:
+    family = GaugeFamily(name, help_text)
+    family.add([], value)
     return family
+
+
+def last_scan_timestamp(snapshot: Snapshot) -> GaugeFamily:
+    return _scalar(
+        "nsinspect_last_scan_timestamp_seconds",
+        "When the latest snapshot was taken.",
+        snapshot.taken_at,
+    )
 
 
 def processes(snapshot: Snapshot) -> GaugeFamily:
-    family = GaugeFamily("nsinspect_processes", "Processes seen by the latest scan.")
-    family.add([], len(snapshot.processes))
-    return family
+    return _scalar(
+        "nsinspect_processes", "Processes seen by the latest scan.", len(snapshot.processes)
+    )
+
+
+def zombies(snapshot: Snapshot) -> GaugeFamily:
+    return _scalar(
+        "nsinspect_zombie_processes",
+        "Exited processes not yet reaped, seen by the latest scan.",
+        snapshot.zombies,
+    )
+
+
+def fds_skipped(snapshot: Snapshot) -> GaugeFamily:
+    return _scalar(
+        "nsinspect_fds_skipped",
+        "Runtime file descriptors the latest scan left unread: its bounds on fds per process and "
+        "per scan were reached, so pins held by them may be missing.",
+        snapshot.fds_skipped,
+    )
 
 
 def runtime_up(snapshot: Snapshot) -> GaugeFamily:
@@ -64,4 +87,12 @@ def runtime_up(snapshot: Snapshot) -> GaugeFamily:
     return family
 
 
-NODE_FAMILIES = (pod_finding, orphan_namespaces, last_scan_timestamp, processes, runtime_up)
+NODE_FAMILIES = (
+    pod_finding,
+    orphan_namespaces,
+    last_scan_timestamp,
+    processes,
+    zombies,
+    fds_skipped,
+    runtime_up,
+)

@@ -68,3 +68,5 @@ class Snapshot:
     errors: tuple[ScanError, ...] = ()
     runtimes: Mapping[str, bool] = field(default_factory=dict)  # resolver -> state read
     proc_root: str = "/proc"
+    zombies: int = 0  # exited, not yet reaped: in no namespace, so not among the processes
+    fds_skipped: int = 0  # runtime fds left unread by the scan's bounds (discovery.fds)

@@ -10,7 +10,8 @@ from ..model import PinnedNamespace, Pod, Process
 def find_orphans(
     pins: Sequence[PinnedNamespace], processes: Mapping[int, Process], pods: Sequence[Pod]
 ) -> tuple[PinnedNamespace, ...]:
-    """Pinned namespaces that no process is in and no pod's sandbox stands for."""
+    """Pinned namespaces that no process is in and no pod's sandbox stands for, once each: a
+    namespace pinned by a bind mount and an fd is one orphan, named by its first pin."""
     # Only the pinned types are looked up (pins are mostly network namespaces), not every
     # namespace of every process.
     pinned_types = {pin.ns_type for pin in pins}
@@ -22,4 +23,9 @@ def find_orphans(
     in_use |= {
         (ns_type, pod.sandbox.namespaces.get(ns_type)) for pod in pods for ns_type in pinned_types
     }
-    return tuple(pin for pin in pins if (pin.ns_type, pin.inode) not in in_use)
+    orphans: dict[tuple[str, int], PinnedNamespace] = {}
+    for pin in pins:
+        key = (pin.ns_type, pin.inode)
+        if key not in in_use:
+            orphans.setdefault(key, pin)
+    return tuple(orphans.values())

@@ -76,7 +76,10 @@ class SnapshotBuilder:
         errors = scan.errors
         host = choose_host_reference(self.scanner, scan.processes)
         pins = read_pins(self.scanner.proc_root, host.pid, errors) if host.pid else []
-        pins += read_fd_pins(self.scanner.proc_root, scan.processes, errors)
+        fd_pins = read_fd_pins(
+            self.scanner.proc_root, scan.processes, host.namespaces.get("mnt"), errors
+        )
+        pins += fd_pins.pins
         memberships = self.cache.memberships(scan.processes)
         identities, runtimes = self.identities.identify(memberships, scan.processes, errors)
         result, findings = self.cache.pair(
@@ -102,4 +105,6 @@ class SnapshotBuilder:
             errors=tuple(errors),
             runtimes=runtimes,
             proc_root=self.scanner.proc_root,
+            zombies=scan.zombies,
+            fds_skipped=fd_pins.skipped,
         )

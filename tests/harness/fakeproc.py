@@ -77,6 +77,16 @@ class FakeProc:
             link.write_text("not a link")
         return base
 
+    def executable(self, pid: int, name: str) -> Path:
+        """`<pid>/exe` as a link to a real 0755 file called `name`, owned by whoever runs the
+        test (root in CI): what makes a runtime a runtime, not its comm."""
+        binary = self.root.parent / f"{self.root.name}-bin" / str(pid) / name
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.touch()
+        binary.chmod(0o755)
+        (self.root / str(pid) / "exe").symlink_to(binary)
+        return binary
+
     def remove(self, pid: int) -> None:
         base = self.root / str(pid)
         for path in sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True):

@@ -282,6 +282,7 @@ def host_processes(node: Node) -> None:
     node.proc.add(700, ODD_COMM, start_time=70, cgroup="0::/user.slice/user-0.slice")
     open_fds(node, 700, {3: "socket:[50010]"})
     node.proc.add(710, "conmon", start_time=71, cgroup="0::/system.slice")
+    node.proc.executable(710, "conmon")
     open_fds(node, 710, {9: f"net:[{ORPHAN_NET}]"})
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from harness.runtime_exe import runtime_python
 from harness.synthetic import wait_for
 from nsinspect.agent.scanner import ScanConfig, SnapshotBuilder
 
 pytestmark = pytest.mark.root
 
-# A process that calls itself `conmon` (a runtime whose fds nsinspect reads), opens a namespace
-# file and holds it: the namespace then lives on after its bind mount is gone.
+# A process that is `conmon` by its executable (a runtime whose fds nsinspect reads), opens a
+# namespace file and holds it: the namespace then lives on after its bind mount is gone.
 FD_HOLDER = """
 import ctypes, sys, time
 ctypes.CDLL(None).prctl(15, b"conmon", 0, 0, 0)  # PR_SET_NAME
@@ -111,11 +111,14 @@ def _in_netns(pid: int, pinned: Path) -> bool:
         return False
 
 
-def test_a_namespace_held_only_by_a_runtime_fd_is_an_orphan(netns_dir: Path) -> None:
+def test_a_namespace_held_only_by_a_runtime_fd_is_an_orphan(
+    netns_dir: Path, tmp_path: Path
+) -> None:
     pinned = netns_dir / "cni-held"
     inode = pin_netns(pinned)
+    conmon = runtime_python(tmp_path / "bin", "conmon")
     with subprocess.Popen(
-        [sys.executable, "-c", FD_HOLDER, str(pinned)], stdout=subprocess.PIPE, text=True
+        [conmon, "-c", FD_HOLDER, str(pinned)], stdout=subprocess.PIPE, text=True
     ) as holder:
         try:
             assert holder.stdout is not None and holder.stdout.readline() == "ready\n"

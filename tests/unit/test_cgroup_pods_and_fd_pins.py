@@ -67,17 +67,29 @@ def test_runtime_fds_pin_namespaces_and_other_fds_do_not(tmp_path: Path) -> None
         namespaces=pause_ns,
         cgroup=cgroup_lines(cgroupfs_path(UID_A, "a" * 64), 1),
     )
-    for pid, comm in ((500, "containerd"), (600, "bash")):
-        proc.add(pid, comm, start_time=pid)
+    # 500 is containerd; 700 only calls itself so; 800 runs a containerd from inside a container
+    # (its own mount namespace); 900 runs a world-writable one.
+    for pid, comm in (
+        (500, "containerd"),
+        (600, "bash"),
+        (700, "containerd"),
+        (800, "containerd"),
+        (900, "containerd"),
+    ):
+        proc.add(pid, comm, start_time=pid, namespaces={"mnt": 4026539000} if pid == 800 else None)
+        exe = proc.executable(pid, "containerd" if pid != 700 else "sh")
+        if pid == 900:
+            exe.chmod(0o777)
         fds = proc.root / str(pid) / "fd"
         fds.mkdir()
         (fds / "3").symlink_to("net:[4026532500]")  # the pod's: in use
-        (fds / "4").symlink_to("net:[4026539999]")  # nobody's: leaked
+        (fds / "4").symlink_to(f"net:[{4026539000 + pid}]")  # nobody's: leaked
+        (fds / "7").symlink_to(f"net:[{4026539000 + pid}]")  # the same again: one pin
         (fds / "5").symlink_to("socket:[123]")
         (fds / "6").symlink_to("/var/log/containerd.log")
     snapshot = scan(proc, tmp_path)
     assert sorted((p.ns_type, p.inode, p.path, p.holder_pid) for p in snapshot.pinned) == [
         ("net", 4026532500, "/proc/500/fd/3", 500),
-        ("net", 4026539999, "/proc/500/fd/4", 500),
+        ("net", 4026539500, "/proc/500/fd/4", 500),
     ]
-    assert [(o.inode, o.holder_pid) for o in snapshot.orphans] == [(4026539999, 500)]
+    assert [(o.inode, o.holder_pid) for o in snapshot.orphans] == [(4026539500, 500)]

@@ -38,6 +38,14 @@ from .sources import Sources
     help="Seconds between scans. Env: NSINSPECT_INTERVAL.",
 )
 @click.option(
+    "--scan-timeout",
+    envvar="NSINSPECT_SCAN_TIMEOUT",
+    default=None,
+    type=click.FloatRange(min=0.1),
+    help="A scan running longer than this many seconds fails /healthz, so the liveness probe "
+    "restarts the agent [default: 4 intervals, at least 30]. Env: NSINSPECT_SCAN_TIMEOUT.",
+)
+@click.option(
     "--node-name",
     envvar="NODE_NAME",
     default="",
@@ -71,6 +79,7 @@ def agent(
     bind: str,
     port: int,
     interval: float,
+    scan_timeout: float | None,
     node_name: str,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -86,6 +95,7 @@ def agent(
         bind=bind,
         port=port,
         interval=interval,
+        scan_timeout=scan_timeout,
         kubeconfig=kubeconfig,
         kube_context=kube_context,
         kubernetes=kubernetes,

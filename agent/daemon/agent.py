@@ -23,6 +23,7 @@ from .kube_intent import PodIntentWatcher, load_core_api
 from .memory import pin_mmap_threshold
 from .scan_loop import ScanLoop
 from .serving import ServingState
+from .watchdog import ScanWatchdog, default_limit
 from .wsgi_server import make_server
 
 LOG = logging.getLogger("nsinspect.agent")
@@ -39,6 +40,7 @@ class AgentConfig:
     kubeconfig: str | None = None
     kube_context: str | None = None
     kubernetes: bool | None = None  # None: when a kubeconfig is given or running in a cluster
+    scan_timeout: float | None = None  # a scan running longer fails /healthz; None: the default
 
 
 def kubernetes_wanted(config: AgentConfig) -> bool:
@@ -61,10 +63,15 @@ class Agent:
         builder = SnapshotBuilder(
             config.scan, intents=self.watcher.intents if self.watcher else None
         )
-        self.serving = ServingState(
-            config.interval, self.watcher, boot_time(builder.scanner.proc_root)
+        watchdog = ScanWatchdog(
+            config.scan_timeout or default_limit(config.interval), lambda: builder.step
         )
-        self.scan_loop = ScanLoop(builder, config.interval, self.stop_event, self.serving.publish)
+        self.serving = ServingState(
+            config.interval, self.watcher, boot_time(builder.scanner.proc_root), watchdog
+        )
+        self.scan_loop = ScanLoop(
+            builder, config.interval, self.stop_event, self.serving.publish, watchdog
+        )
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT."""

@@ -1,7 +1,7 @@
 """The agent's HTTP API as a WSGI application: JSON documents, metrics, health.
 
     /metrics                          Prometheus text format
-    /healthz                          the process is alive
+    /healthz                          alive: no scan has run past the watchdog's limit (503 else)
     /readyz                           a scan has completed and is fresh (503 otherwise)
     /api/v1/pods[?namespace=NS]       PodList
     /api/v1/pods/<namespace>/<name>   PodReport, with network/UTS/IPC details ("-": no namespace)
@@ -47,6 +47,8 @@ class AgentState(Protocol):
     def latest(self) -> Snapshot | None: ...
 
     def readiness(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]: ...
 
     def metrics(self) -> Sequence[bytes]:
         """The exposition in pieces, sent one after the other: joining them would copy the
@@ -127,7 +129,8 @@ class AgentApi:
             return 200, CONTENT_TYPE_LATEST, self.state.metrics()
         if segments == ["healthz"]:
             _query(environ, set())
-            return 200, JSON, (_json_bytes({"status": "ok"}),)
+            alive, detail = self.state.liveness()
+            return (200 if alive else 503), JSON, (_json_bytes(detail),)
         if segments == ["readyz"]:
             _query(environ, set())
             ready, detail = self.state.readiness()

@@ -1,4 +1,5 @@
-"""Scan on an interval and hand each snapshot on; a scan that fails costs that scan only."""
+"""Scan on an interval and hand each snapshot on; a scan that fails costs that scan only, and a
+scan that never ends is seen by the watchdog."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from ..model import Snapshot
 from ..scanner import SnapshotBuilder
+from .watchdog import ScanWatchdog
 
 LOG = logging.getLogger("nsinspect.agent")
 
@@ -20,19 +22,24 @@ class ScanLoop:
         interval: float,
         stop: threading.Event,
         publish: Callable[[Snapshot], None],
+        watchdog: ScanWatchdog,
     ) -> None:
         self.builder = builder
         self.interval = interval
         self.stop = stop
         self.publish = publish
+        self.watchdog = watchdog
 
     def scan_once(self) -> None:
+        self.watchdog.scan_started()
         try:
             snapshot = self.builder.build()
-        except Exception:  # the loop survives anything a scan meets; the log says what
+            self.publish(snapshot)
+        except Exception:  # the loop survives anything a scan or its rendering meets
             LOG.exception("scan failed")
             return
-        self.publish(snapshot)
+        finally:
+            self.watchdog.scan_ended()
         LOG.debug(
             "scan done",
             extra={

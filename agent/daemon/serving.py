@@ -11,6 +11,7 @@ from ..model import Pod, Snapshot
 from ..report import PodReport
 from ..scanner import NodeReports
 from .kube_intent import PodIntentWatcher
+from .watchdog import ScanWatchdog
 
 STALE_AFTER_INTERVALS = 3
 
@@ -19,10 +20,15 @@ class ServingState:
     """Written by the scan loop (`publish`), read by the HTTP API's threads."""
 
     def __init__(
-        self, interval: float, watcher: PodIntentWatcher | None, boot_seconds: float | None
+        self,
+        interval: float,
+        watcher: PodIntentWatcher | None,
+        boot_seconds: float | None,
+        watchdog: ScanWatchdog,
     ) -> None:
         self.interval = interval
         self.watcher = watcher
+        self.watchdog = watchdog
         self.boot_seconds = boot_seconds
         self.metrics_state = AgentMetrics()
         self._snapshot: Snapshot | None = None
@@ -37,6 +43,18 @@ class ServingState:
 
     def _kube_api_up(self) -> None:
         self.metrics_state.kube_api_up.set(1 if self.watcher and self.watcher.up else 0)
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Alive unless a scan has run longer than the watchdog's limit: then kubelet's liveness
+        probe restarts the agent, since no thread can be pulled out of a blocked read."""
+        running = self.watchdog.running()
+        if running is None or not running.stuck:
+            return True, {"status": "ok"}
+        return False, {
+            "status": "stuck",
+            "reason": f"a scan has been running for {running.seconds:.0f} s, in step "
+            f"{running.step!r}; the limit is {self.watchdog.limit:g} s",
+        }
 
     def latest(self) -> Snapshot | None:
         return self._snapshot
@@ -66,6 +84,7 @@ class ServingState:
 
     def metrics(self) -> Sequence[bytes]:
         self._kube_api_up()
+        self.metrics_state.observe_running(self.watchdog.running())
         return self.metrics_state.render()
 
     def pod_report(self, pod: Pod, snapshot: Snapshot) -> PodReport:

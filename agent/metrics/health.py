@@ -4,6 +4,8 @@ series as of now."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,6 +18,18 @@ from prometheus_client import (
 from .. import __version__
 from ..model import Snapshot
 from .renderer import SnapshotRenderer
+
+
+class RunningScanLike(Protocol):
+    """What the watchdog tells of a running scan (daemon.watchdog.RunningScan)."""
+
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def stuck(self) -> bool: ...
+
 
 # Scans take ~10 ms on an idle node and ~0.3 s at 3,500 processes.
 SCAN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -44,6 +58,16 @@ class AgentMetrics:
             "1 when the Kubernetes API answers the pod watch; 0 when not (runtime data only).",
             registry=self.registry,
         )
+        self.scan_running = Gauge(
+            "nsinspect_scan_running_seconds",
+            "How long the scan running now has run, by the step it is in; absent between scans.",
+            ["step"], registry=self.registry,
+        )  # fmt: skip
+        self.scan_stuck = Gauge(
+            "nsinspect_scan_stuck",
+            "1 while a scan has run longer than the watchdog's limit (/healthz fails meanwhile).",
+            registry=self.registry,
+        )
         build = Gauge(
             "nsinspect_build_info", "The agent's version.", ["version"], registry=self.registry
         )
@@ -58,6 +82,13 @@ class AgentMetrics:
         for error in snapshot.errors:
             self.scan_errors.labels(error.stage).inc()
         self._snapshot_text = self._renderer.render(snapshot, boot_seconds)
+
+    def observe_running(self, running: RunningScanLike | None) -> None:
+        """The scan running as of this scrape, if any."""
+        self.scan_running.clear()
+        if running is not None:
+            self.scan_running.labels(running.step).set(running.seconds)
+        self.scan_stuck.set(1 if running is not None and running.stuck else 0)
 
     def render(self) -> tuple[bytes, bytes]:
         """The snapshot's text as rendered after the scan, then the health series as of now."""

@@ -64,24 +64,37 @@ class SnapshotBuilder:
         self.identities = IdentityResolution(self.resolvers)
         self.cache = ScanCache()
         self._intents = intents
+        # What the scan running now is doing, for the watchdog that tells where a scan is stuck.
+        self.step = "idle"
 
     @gc_paused
     def build(self) -> Snapshot:
         started = time.monotonic()
         taken_at = time.time()
         try:
+            return self._build(started, taken_at)
+        finally:
+            self.step = "idle"
+
+    def _build(self, started: float, taken_at: float) -> Snapshot:
+        self.step = "processes"
+        try:
             scan = self.scanner.scan()
         except OSError as exc:
             raise ProcRootError(f"cannot list {self.config.proc_root}: {exc.strerror}") from exc
         errors = scan.errors
         host = choose_host_reference(self.scanner, scan.processes)
+        self.step = "mounts"
         pins = read_pins(self.scanner.proc_root, host.pid, errors) if host.pid else []
+        self.step = "fds"
         fd_pins = read_fd_pins(
             self.scanner.proc_root, scan.processes, host.namespaces.get("mnt"), errors
         )
         pins += fd_pins.pins
+        self.step = "runtimes"
         memberships = self.cache.memberships(scan.processes)
         identities, runtimes = self.identities.identify(memberships, scan.processes, errors)
+        self.step = "pairing"
         result, findings = self.cache.pair(
             PairingInput(
                 processes=scan.processes,

@@ -4,13 +4,21 @@ A separate step from the scan: entering namespaces and reading every fd costs te
 milliseconds per pod, so the agent's periodic scan never does it; the single-pod report asks for
 it (`pod_details`). Every step degrades instead of failing: what cannot be read becomes an
 `unavailable` reason in its section.
+
+The pids come from a snapshot up to one interval old, and a pid can be reused meanwhile. So each
+pid to be entered or read is checked to be the process the scan saw (its start time) before the
+first read and again after the last: a process alive at both checks was the one at that pid
+throughout (a pid names one process at a time, and an exited one never returns), so every read in
+between was of it. A changed or exited process makes the details unavailable with that reason,
+never another process's details. (A pidfd would pin the process for setns, but the reads here go
+through /proc paths, netlink and children: the second check covers all of them alike.)
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -20,9 +28,10 @@ from ..discovery.privileges import (
     has_capability,
     lacking,
 )
+from ..discovery.procfs import parse_stat
 from ..model import Pod, Snapshot, errno_name
 from . import ipc, uts
-from .details import NetnsView, NetworkDetails, PodDetails
+from .details import IpcDetails, NetnsView, NetworkDetails, PodDetails, UtsDetails
 from .interfaces import describe, nsid_of, rtnl_session
 from .nsread import InsideRead, read_inside
 from .peers import NodeSide, link_peers
@@ -206,8 +215,54 @@ def _read_uts_ipc(pod: Pod, snapshot: Snapshot) -> InsideRead:
     )
 
 
+def changed_process(snapshot: Snapshot, pids: Iterable[int]) -> str | None:
+    """Why one of `pids` is no longer the process the snapshot saw, or None when all still are."""
+    for pid in sorted(set(pids)):
+        seen = snapshot.processes.get(pid)
+        if seen is None:
+            continue  # not a process of the scan: nothing to compare with
+        try:
+            with open(f"{snapshot.proc_root}/{pid}/stat", "rb") as stat_file:
+                now = parse_stat(stat_file.read(4096).decode("utf-8", "replace"))
+        except FileNotFoundError:
+            return f"pid {pid} has exited since the scan; the pod changed: ask again"
+        except (OSError, ValueError, IndexError) as exc:
+            return f"pid {pid} could not be checked against the scan: {_reason(exc)}"
+        if now.start_time != seen.start_time or now.state in ("Z", "X"):
+            return (
+                f"pid {pid} is no longer the process the scan saw ({seen.comm!r}, started at "
+                f"tick {seen.start_time}); the pod changed since the scan: ask again"
+            )
+    return None
+
+
+def unavailable_details(pod: Pod, snapshot: Snapshot, reason: str) -> PodDetails:
+    """Every section of the details unavailable for one reason."""
+    net_inode = pod.sandbox.namespaces.get("net")
+    host_network = net_inode is not None and net_inode == snapshot.host.namespaces.get("net")
+    return PodDetails(
+        NetworkDetails(net_inode, None, host_network, "", (), (), (), (), (), {"network": reason}),
+        UtsDetails(pod.sandbox.namespaces.get("uts"), None, None, None, {"uts": reason}),
+        IpcDetails(
+            pod.sandbox.namespaces.get("ipc"), None, None, None, None, unavailable={"ipc": reason}
+        ),
+    )
+
+
 def pod_details(pod: Pod, snapshot: Snapshot) -> PodDetails:
     """Everything inside the pod's shared namespaces, with how long each step took."""
+    ipc_members, _ = members(pod, "ipc")
+    candidates = [
+        pid
+        for pid in [pod.sandbox.pid, *(c.pid for c in pod.containers if c.name in ipc_members)]
+        if pid is not None
+    ]
+    entered = {holder_pid(pod, t) for t in ("net", "uts", "ipc")} | set(candidates)
+    checked = {pid for pid in entered if pid is not None} | {snapshot.host.pid}
+    changed = changed_process(snapshot, checked)
+    if changed is not None:
+        return unavailable_details(pod, snapshot, changed)
+
     seconds: dict[str, float] = {}
     network = network_details(pod, snapshot, seconds)
 
@@ -215,12 +270,6 @@ def pod_details(pod: Pod, snapshot: Snapshot) -> PodDetails:
     read = _read_uts_ipc(pod, snapshot)
     uts_details = uts.describe_uts(read, pod.sandbox.namespaces.get("uts"), pod.name)
     ipc_inode = pod.sandbox.namespaces.get("ipc")
-    ipc_members, _ = members(pod, "ipc")
-    candidates = [
-        pid
-        for pid in [pod.sandbox.pid, *(c.pid for c in pod.containers if c.name in ipc_members)]
-        if pid is not None
-    ]
     posix = ipc.count_posix_queues(
         snapshot.proc_root,
         candidates,
@@ -229,4 +278,7 @@ def pod_details(pod: Pod, snapshot: Snapshot) -> PodDetails:
     )
     ipc_details = ipc.describe_ipc(read, ipc_inode, ipc_members, posix)
     seconds["uts_ipc"] = time.perf_counter() - started
+    changed = changed_process(snapshot, checked)
+    if changed is not None:
+        return unavailable_details(pod, snapshot, changed)
     return PodDetails(network, uts_details, ipc_details, seconds)

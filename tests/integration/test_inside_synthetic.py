@@ -153,6 +153,7 @@ def test_a_pod_that_vanished_after_the_scan_gives_reasons_not_errors(tmp_path: P
     pod.stop()
     details = pod_details(scanned, snapshot)
     assert details.network.interfaces == () and details.network.listening == ()
-    assert "ENOENT" in details.network.unavailable["state"]
-    assert details.uts.hostname is None and "ENOENT" in details.uts.unavailable["hostname"]
+    reason = f"pid {pod.holder_pid} has exited since the scan; the pod changed: ask again"
+    assert details.network.unavailable == {"network": reason}
+    assert details.uts.hostname is None and details.uts.unavailable == {"uts": reason}
     assert details.ipc.shm_segments is None and details.ipc.posix_message_queues is None

@@ -43,6 +43,10 @@ FAMILIES = {
     "nsinspect_runtime_up",
     "nsinspect_build_info",
     "nsinspect_kube_api_up",
+    "nsinspect_scan_stuck",
+    "nsinspect_scan_running_seconds",
+    "nsinspect_fds_skipped",
+    "nsinspect_zombie_processes",
 }
 
 
@@ -166,6 +170,8 @@ ALERT_TESTS = [
                 **{**TARGET, "node": "node-b"},
             ),
             series("nsinspect_kube_api_up", "0x20", **TARGET),
+            # node-a's scan got stuck for two minutes at minute 3, then the agent restarted.
+            series("nsinspect_scan_stuck", "0 0 0 1 1 0x15", **TARGET),
             series(
                 "kube_daemonset_status_number_unavailable",
                 "1x20",
@@ -177,6 +183,9 @@ ALERT_TESTS = [
             alert_at(4, "NsinspectAgentDown"),
             alert_at(6, "NsinspectAgentDown", {**TARGET, "severity": "warning"}),
             alert_at(8, "NsinspectScanStale", {"node": "node-a", "severity": "warning"}),
+            alert_at(2, "NsinspectScanStuck"),
+            alert_at(3, "NsinspectScanStuck", {"node": "node-a", "severity": "warning"}),
+            alert_at(20, "NsinspectScanStuck", {"node": "node-a", "severity": "warning"}),
             alert_at(11, "NsinspectKubeAPIUnreachable", {"node": "node-a", "severity": "warning"}),
             alert_at(
                 16,

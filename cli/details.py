@@ -74,13 +74,13 @@ def network_lines(network: NetworkReport) -> list[str]:
     ]
     if rows:
         headers = ["INTERFACE", "KIND", "STATE", "MTU", "MAC", "ADDRESSES", "PEER"]
-        lines.extend("  " + line for line in format_table(headers, rows))
+        lines.extend(format_table(headers, rows, indent="  "))
     routes = [
         [route.destination, dash(route.gateway), dash(route.interface)] for route in network.routes
     ]
     if routes:
         lines.append("")
-        lines.extend("  " + line for line in format_table(["ROUTE", "VIA", "DEV"], routes))
+        lines.extend(format_table(["ROUTE", "VIA", "DEV"], routes, indent="  "))
     lines.extend(_unavailable_lines(network.unavailable))
     return lines
 

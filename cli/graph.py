@@ -3,6 +3,7 @@
 The sandbox and the app containers are boxes; each namespace is one node, so a namespace the
 containers share is visibly one node with several edges; the pod's veth leads to its host-side
 end and the bridge that end is enslaved to. `-o svg`/`-o png` hand the DOT to Graphviz's `dot`.
+Every string goes into the DOT through quote(), which escapes the node's control characters.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import click
 from msgspec import UnsetType
@@ -22,6 +24,7 @@ from ..agent.report import (
     SocketOwner,
     Verdict,
 )
+from .terminal_text import CommandError, escape_controls
 
 VERDICT_COLOUR = {
     "pod": "#2e7d32",
@@ -34,15 +37,22 @@ NS_FILL = {"pod": "#e8f5e9", "host": "#fff8e1", "other": "#ffebee", "private": "
 GRAPH_FORMATS = ("dot", "svg", "png")
 
 
-def quote(text: object) -> str:
-    """A DOT double-quoted string; `\\n` in labels stays a line break."""
-    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped.replace(chr(10), chr(92) + "n")}"'
+def _dot_text(text: object) -> str:
+    """One line for a DOT string: control characters escaped, then DOT's own `\\` and `"`."""
+    return escape_controls(str(text)).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _node(node_id: str, label: str, **attributes: str) -> str:
+def quote(*lines: object) -> str:
+    """A DOT double-quoted string of `lines`, joined by DOT's line break (`\\n`).
+
+    A newline inside a line is the node's, escaped as text: it cannot start a line of a label.
+    """
+    return '"' + "\\n".join(_dot_text(line) for line in lines) + '"'
+
+
+def _node(node_id: str, label: Sequence[object], **attributes: str) -> str:
     extra = "".join(f", {key}={quote(value)}" for key, value in attributes.items())
-    return f"    {quote(node_id)} [label={quote(label)}{extra}];"
+    return f"    {quote(node_id)} [label={quote(*label)}{extra}];"
 
 
 def _edge(tail: str, head: str, **attributes: str) -> str:
@@ -96,11 +106,11 @@ class _Drawing:
             self.seen.add(node_id)
             is_host = inode is not None and self.host.get(ns_type) == inode
             kind = "host" if is_host else verdict
-            label = f"{ns_type}\n{inode if inode is not None else 'unreadable'}"
+            label = [ns_type, inode if inode is not None else "unreadable"]
             if is_host:
-                label += "\n(node's)"
+                label.append("(node's)")
             if node_id in self.notes:
-                label += f"\n{self.notes[node_id]}"
+                label.append(self.notes[node_id])
             node = _node(
                 node_id,
                 label,
@@ -118,14 +128,14 @@ class _Drawing:
         holder = f"{sandbox.comm or sandbox.process}"
         if sandbox.pid is not None:
             holder += f", pid {sandbox.pid}"
-        label = f"sandbox\n{holder}\n{(sandbox.id or '-')[:12]}"
+        label = ["sandbox", holder, (sandbox.id or "-")[:12]]
         self.pod_nodes.append(
             _node("sandbox", label, shape="box", style="filled,bold", fillcolor="#e0e0e0")
         )
         for container in self.report.containers:
             node_id = f"container:{container.name}"
             pid = container.pid if container.pid is not None else "-"
-            label = "\n".join([container.name, f"pid {pid}", *_listens(self.report, container)])
+            label = [container.name, f"pid {pid}", *_listens(self.report, container)]
             self.pod_nodes.append(_node(node_id, label, shape="box", style="rounded"))
             for ns_type in NS_TYPES:
                 entry = container.namespaces.get(ns_type)
@@ -151,16 +161,18 @@ class _Drawing:
             if interface.kind == "loopback":
                 continue
             if_id = f"if:pod:{interface.name}"
-            addresses = "\n".join(interface.addresses[:3])
-            label = f"{interface.name} ({interface.kind or 'interface'})\n{addresses}"
-            self.pod_nodes.append(_node(if_id, label.strip(), shape="cds", style="filled"))
+            label = [
+                f"{interface.name} ({interface.kind or 'interface'})",
+                *interface.addresses[:3],
+            ]
+            self.pod_nodes.append(_node(if_id, label, shape="cds", style="filled"))
             self.edges.append(_edge(net_id, if_id, style="dashed", arrowhead="none"))
             peer = interface.peer
             if not peer or not peer.name:
                 continue
             peer_id = f"if:node:{peer.name}"
             self.node_nodes.append(
-                _node(peer_id, f"{peer.name}\nifindex {peer.index}", shape="cds")
+                _node(peer_id, [peer.name, f"ifindex {peer.index}"], shape="cds")
             )
             self.edges.append(_edge(if_id, peer_id, dir="both", label="veth pair"))
             master = peer.master
@@ -168,7 +180,7 @@ class _Drawing:
                 master_id = f"if:node:{master.name}"
                 if master_id not in self.seen:
                     self.seen.add(master_id)
-                    label = f"{master.name}\n({master.kind or 'master'})"
+                    label = [master.name, f"({master.kind or 'master'})"]
                     self.node_nodes.append(_node(master_id, label, shape="box3d"))
                 self.edges.append(_edge(peer_id, master_id, label="enslaved to"))
 
@@ -204,7 +216,7 @@ def render_graph(dot_source: str, output: str) -> bytes:
     """SVG or PNG from Graphviz's `dot`; a ClickException (exit 1) when it is missing or fails."""
     dot = shutil.which("dot")
     if dot is None:
-        raise click.ClickException(
+        raise CommandError(
             f"-o {output} needs Graphviz's `dot` command, which is not on PATH. Install Graphviz "
             "(Debian/Ubuntu: apt-get install graphviz), or print the source with -o dot and "
             "render it elsewhere."
@@ -218,10 +230,10 @@ def render_graph(dot_source: str, output: str) -> bytes:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise click.ClickException(f"running {dot} failed: {exc}") from exc
+        raise CommandError(f"running {dot} failed: {exc}") from exc
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()
-        raise click.ClickException(f"dot -T{output} failed: {message}")
+        raise CommandError(f"dot -T{output} failed: {message}")
     return done.stdout
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-import click
+from .terminal_text import CommandError
 
 PodName = tuple[str, str]  # (namespace, name); "" for no Kubernetes namespace
 
 
-class PodNotFound(click.ClickException):
+class PodNotFoundError(CommandError):
     exit_code = 1
 
 
-class AmbiguousPod(click.ClickException):
+class AmbiguousPodError(CommandError):
     exit_code = 1
 
 
@@ -30,7 +30,7 @@ def find_pod(pods: Sequence[PodName], name: str, namespace: str | None) -> PodNa
         return candidates[0]
     if len(candidates) > 1:
         listed = ", ".join(sorted(pod_label(pod) for pod in candidates))
-        raise AmbiguousPod(
+        raise AmbiguousPodError(
             f'pod name "{name}" is ambiguous on this node: {listed}. Choose one with -n NAMESPACE.'
         )
     where = f'in namespace "{namespace}"' if namespace is not None else "in any namespace"
@@ -45,4 +45,4 @@ def find_pod(pods: Sequence[PodName], name: str, namespace: str | None) -> PodNa
         message += f". Did you mean: {', '.join(sorted(pod_label(pod) for pod in close))}?"
     elif not pods:
         message += " (no pods found at all)"
-    raise PodNotFound(message)
+    raise PodNotFoundError(message)

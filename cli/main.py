@@ -27,6 +27,7 @@ from .render import (
 )
 from .runtime_options import runtime_options
 from .sources import Sources, cluster_options
+from .terminal_text import CommandError, echo_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "wide", "json", "yaml")
@@ -51,7 +52,7 @@ def pod_output_option(func: F) -> F:
 
 
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    echo_lines([f"warning: {message}"], err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -178,7 +179,7 @@ def pid(sources: Sources, pid: int, output: str) -> None:
     source = sources.local
     report = source.reports.process_report(pid)
     if report is None:
-        raise click.ClickException(f"no process {pid} under {source.config.proc_root}")
+        raise CommandError(f"no process {pid} under {source.config.proc_root}")
     if not emit_document(report, output):
         render_process(report, wide=output == "wide")
     if any(entry.inode is None for entry in report.namespaces.values()):
@@ -215,9 +216,7 @@ def namespace_command(sources: Sources, namespace: str | None, output: str) -> N
     ns_type, inode = parse_namespace_argument(namespace)
     report = reports.namespace_report(ns_type, inode)
     if not report.processes and not report.pins:
-        raise click.ClickException(
-            f"no process is in {ns_type}:[{inode}] and nothing pins it on this node"
-        )
+        raise CommandError(f"no process is in {ns_type}:[{inode}] and nothing pins it on this node")
     if not emit_document(report, output):
         render_namespace(report, wide=output == "wide")
 

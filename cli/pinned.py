@@ -8,16 +8,15 @@ of every namespace (each container has its own mount and pid namespaces).
 
 from __future__ import annotations
 
-import click
-
 from ..agent.report import NamespaceList
 from .table import format_table
+from .terminal_text import echo_lines
 
 
 def render_pinned(document: NamespaceList, wide: bool = False) -> None:
     items = document.items
     if not items:
-        click.echo("No pinned namespaces on this node.")
+        echo_lines(["No pinned namespaces on this node."])
         return
     rows = []
     for item in items:
@@ -26,10 +25,13 @@ def render_pinned(document: NamespaceList, wide: bool = False) -> None:
         pins = item.pins if wide else item.pins[:1]
         more = "" if wide or len(item.pins) == 1 else f" (+{len(item.pins) - 1})"
         rows.append([item.ns_type, str(item.inode), state, ", ".join(pins) + more])
-    click.echo("\n".join(format_table(["TYPE", "INODE", "USED BY", "PINNED AT"], rows)))
+    echo_lines(format_table(["TYPE", "INODE", "USED BY", "PINNED AT"], rows))
     orphans = len({(orphan.ns_type, orphan.inode) for orphan in document.orphans})
     if orphans:
-        click.echo(
-            f"\n{orphans} orphan namespace(s): pinned, but no process is in them and no pod "
-            "uses them (a leaked CNI netns?). `nsinspect ns TYPE:INODE` shows one."
+        echo_lines(
+            [
+                "",
+                f"{orphans} orphan namespace(s): pinned, but no process is in them and no pod "
+                "uses them (a leaked CNI netns?). `nsinspect ns TYPE:INODE` shows one.",
+            ]
         )

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
 import msgspec
 
 from ..agent.report import Document, FindingList, PodList, PodReport, WireError, value_or
+from .terminal_text import CommandError, echo_lines
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
 INSTALL_HINT = (
@@ -31,7 +31,7 @@ T = TypeVar("T")
 D = TypeVar("D", bound=Document)
 
 
-class RemoteError(click.ClickException):
+class RemoteError(CommandError):
     exit_code = 1
 
 
@@ -241,5 +241,10 @@ def _is_status(document: Any) -> bool:
 
 
 def warn_unreachable(document: PodList | FindingList) -> None:
-    for node, why in value_or(document.unreachable, {}).items():
-        click.echo(f"warning: the agent on node {node} did not answer: {why}", err=True)
+    unreachable = value_or(document.unreachable, {})
+    warnings = [
+        f"warning: the agent on node {node} did not answer: {why}"
+        for node, why in unreachable.items()
+    ]
+    if warnings:
+        echo_lines(warnings, err=True)

@@ -1,7 +1,8 @@
 """Tables for people, drawn from the report model (local and remote alike).
 
 Plain, kubectl-like columns: they read well in a terminal and still grep and awk cleanly when
-piped. Colour is added only on a terminal (click.echo drops it elsewhere).
+piped. Colour is added only on a terminal (click.echo drops it elsewhere). Every line goes out
+through echo_lines, which escapes the node's control characters (terminal_text).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..agent.report import (
 from .details import detail_lines
 from .summary import summarize
 from .table import Cell, dash, format_table
+from .terminal_text import EscapedLine, echo_lines, escape_controls
 
 VERDICT_COLOUR = {
     Verdict.POD: "green",
@@ -38,10 +40,6 @@ VERDICT_COLOUR = {
     Verdict.UNKNOWN: "magenta",
 }
 SEVERITY_COLOUR = {Severity.CRITICAL: "red", Severity.WARNING: "yellow"}
-
-
-def echo_lines(lines: Sequence[str]) -> None:
-    click.echo("\n".join(lines))
 
 
 def short_id(container_id: str) -> str:
@@ -101,7 +99,7 @@ def render_pod(report: PodReport, wide: bool = False) -> None:
     if wide:
         host = report.host
         note = f" ({host.note})" if host.note else ""
-        lines.append(f"\nHost reference: pid {host.pid}, {host.kind}{note}")
+        lines += ["", f"Host reference: pid {host.pid}, {host.kind}{note}"]
     echo_lines(lines)
 
 
@@ -113,7 +111,8 @@ def _finding_lines(findings: Sequence[FindingReport]) -> list[str]:
         severity = click.style(
             f"{finding.severity.upper():<8}", fg=SEVERITY_COLOUR.get(finding.severity)
         )
-        lines.append(f"  {severity} {finding.code}: {finding.message}")
+        message = escape_controls(f"{finding.code}: {finding.message}")
+        lines.append(EscapedLine(f"  {severity} {message}"))
     return lines
 
 
@@ -141,7 +140,7 @@ def _sharing_cell(report: PodReport, ns_type: str) -> str:
 
 def render_pod_list(pod_list: PodList, wide: bool = False) -> None:
     if not pod_list.items:
-        click.echo("No pods found.")
+        echo_lines(["No pods found."])
         return
     headers = ["NAMESPACE", "NAME", "RUNTIME", "SANDBOX", "CONTAINERS", "NET", "IPC", "UTS", "PID"]
     headers.append("FINDINGS")
@@ -218,7 +217,7 @@ def render_findings(finding_list: FindingList) -> None:
     """`nsinspect doctor`: one line per finding, worst first, and a count."""
     items = finding_list.items
     if not items:
-        click.echo(f"No findings on node {finding_list.node}: every pod shares what it should.")
+        echo_lines([f"No findings on node {finding_list.node}: every pod shares what it should."])
         return
     rows = []
     for finding in items:
@@ -229,5 +228,4 @@ def render_findings(finding_list: FindingList) -> None:
     for finding in items:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     summary = ", ".join(f"{counts[s]} {s}" for s in Severity if s in counts)
-    lines += ["", f"{len(items)} findings on node {finding_list.node}: {summary}."]
-    echo_lines(lines)
+    echo_lines([*lines, "", f"{len(items)} findings on node {finding_list.node}: {summary}."])

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import click
 
+from .terminal_text import EscapedLine, escape_controls
+
 GAP = "   "
 
 
@@ -15,7 +17,7 @@ def dash(value: object) -> str:
 
 
 class Cell(str):
-    """A table cell that remembers its colour; padding is computed on the plain text."""
+    """A table cell that remembers its colour; padding is computed on the escaped, plain text."""
 
     colour: str | None = None
 
@@ -26,17 +28,25 @@ class Cell(str):
         return cell
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns separated by three spaces, no trailing blanks (like kubectl)."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = ""
+) -> list[EscapedLine]:
+    """Left-aligned columns separated by three spaces, no trailing blanks (like kubectl).
+
+    Every cell is escaped (terminal_text) before its width is measured and before it is coloured,
+    so a control character in a name neither reaches the terminal nor breaks the row.
+    """
+    table = [list(headers), *rows]
+    texts = [[escape_controls(cell) for cell in row] for row in table]
+    widths = [len(h) for h in texts[0]]
+    for row_texts in texts[1:]:
+        widths = [max(w, len(text)) for w, text in zip(widths, row_texts, strict=True)]
     lines = []
-    for row in [list(headers), *rows]:
+    for row, row_texts in zip(table, texts, strict=True):
         parts = []
-        for index, cell in enumerate(row):
-            padded = cell if index == len(row) - 1 else cell.ljust(widths[index])
+        for index, (cell, text) in enumerate(zip(row, row_texts, strict=True)):
+            padded = text if index == len(row) - 1 else text.ljust(widths[index])
             colour = getattr(cell, "colour", None)
             parts.append(click.style(padded, fg=colour) if colour else padded)
-        lines.append(GAP.join(parts).rstrip())
+        lines.append(EscapedLine((indent + GAP.join(parts)).rstrip()))
     return lines

@@ -14,6 +14,7 @@ has already left its namespaces, so there is nothing of it to read and nothing w
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from ..model import ALL_NS_TYPES, Process, ScanError, ScanStage, errno_name
+from ..model.bounded_read import read_capped
 
 # The ns_errors of every process whose links all read (nearly all): one shared empty mapping.
 NO_NS_ERRORS: Mapping[str, str] = MappingProxyType({})
@@ -29,6 +31,13 @@ PF_KTHREAD = 0x00200000  # task flag of kernel threads (include/linux/sched.h)
 KTHREADD_PID = 2
 # What `read_process` returns for a zombie: not a process of the snapshot, and not an error.
 ZOMBIE = Process(pid=0, ppid=0, comm="", start_time=0, cgroup_paths=(), namespaces={})
+# A stat line is at most ~1,100 bytes (a 64-byte comm, 52 numbers).
+STAT_CAP = 4096
+# One line per hierarchy (a dozen on cgroup v1), each path at most PATH_MAX: the kernel fails
+# the read rather than print a longer one.
+CGROUP_CAP = 65536
+# `<proc root>/stat` grows with CPUs and interrupts: ~100 KiB on a large machine.
+PROC_STAT_CAP = 1 << 20
 
 
 class StatLine(NamedTuple):
@@ -55,11 +64,13 @@ def parse_stat(text: str) -> StatLine:
 
     Raises ValueError for a malformed line.
     """
-    open_paren = text.index("(")
-    close_paren = text.rindex(")")
+    open_paren = text.find("(")
+    close_paren = text.rfind(")")
     # Fields after the comm start at field 3 (state); see proc(5). Only the first 20 are used,
     # so the other 30 are left unsplit.
     fields = text[close_paren + 2 :].split(maxsplit=20)
+    if not 0 <= open_paren < close_paren or len(fields) < 20:
+        raise ValueError("malformed stat line")
     return StatLine(
         int(text[:open_paren]),
         text[open_paren + 1 : close_paren],
@@ -98,17 +109,8 @@ def parse_ns_link(target: str) -> int:
     return int(target[start + 1 : -1])
 
 
-def _read_small(path: str, size: int = 65536, dir_fd: int | None = None) -> str:
-    fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
-    try:
-        return os.read(fd, size).decode("utf-8", "replace")
-    finally:
-        os.close(fd)
-
-
-# A stat line is at most ~1,100 bytes (a 64-byte comm, 50 numbers): a 4 KiB read gets it whole
-# without allocating the 64 KiB buffer that every read of a larger file would.
-STAT_READ_SIZE = 4096
+def _read_text(path: str, cap: int, dir_fd: int | None = None) -> str:
+    return read_capped(path, cap, dir_fd).decode("utf-8", "replace")
 
 
 def read_namespaces(
@@ -160,7 +162,7 @@ class ProcScanner:
         return tuple(known + sorted(present - set(ALL_NS_TYPES)))
 
     def pids(self) -> list[int]:
-        return [int(name) for name in os.listdir(self.proc_root) if name.isdigit()]
+        return [int(name) for name in os.listdir(self.proc_root) if name.isdecimal()]
 
     def scan(self) -> ProcScan:
         """Read every process. Raises OSError only when the proc root itself cannot be listed."""
@@ -205,14 +207,14 @@ class ProcScanner:
         self, pid: int, base: str, pid_dir: int, errors: list[ScanError]
     ) -> Process | None:
         try:
-            stat = parse_stat(_read_small("stat", STAT_READ_SIZE, pid_dir))
+            stat = parse_stat(_read_text("stat", STAT_CAP, pid_dir))
         except FileNotFoundError:
             errors.append(ScanError(ScanStage.STAT, "vanished", pid))
             return None
         except OSError as exc:
             errors.append(ScanError(ScanStage.STAT, errno_name(exc), pid))
             return None
-        except (ValueError, IndexError):
+        except ValueError:
             errors.append(ScanError(ScanStage.STAT, "malformed stat", pid, f"{base}/stat"))
             return None
         if stat.flags & PF_KTHREAD:
@@ -288,7 +290,7 @@ class ProcScanner:
         if cached is not None and cached[0] == start_time:
             return cached[1]
         try:
-            text = _read_small("cgroup", dir_fd=pid_dir)
+            text = _read_text("cgroup", CGROUP_CAP, pid_dir)
         except OSError as exc:
             errors.append(ScanError(ScanStage.CGROUP, errno_name(exc), pid))
             return ()
@@ -297,14 +299,13 @@ class ProcScanner:
         if parsed is None:
             parsed = self._parsed_cgroups[text] = parse_cgroup(text)
         paths, malformed = parsed
-        for line in malformed:
+        if malformed:
+            # One error per file, however many of its lines are bad: the errors of a scan stay
+            # bounded by the processes, whatever their files hold.
+            more = f" and {len(malformed) - 1} more" if len(malformed) > 1 else ""
+            reason = f"malformed line {malformed[0][:80]!r}{more}"
             errors.append(
-                ScanError(
-                    ScanStage.CGROUP,
-                    f"malformed line {line[:80]!r}",
-                    pid,
-                    f"{self.proc_root}/{pid}/cgroup",
-                )
+                ScanError(ScanStage.CGROUP, reason, pid, f"{self.proc_root}/{pid}/cgroup")
             )
         self._cgroups[pid] = (start_time, paths)
         return paths
@@ -313,8 +314,8 @@ class ProcScanner:
         """Namespaces of kthreadd (pid 2), which always lives in the node's initial namespaces."""
         base = f"{self.proc_root}/{KTHREADD_PID}"
         try:
-            stat = parse_stat(_read_small(f"{base}/stat"))
-        except (OSError, ValueError, IndexError):
+            stat = parse_stat(_read_text(f"{base}/stat", STAT_CAP))
+        except (OSError, ValueError):
             return None
         if stat.comm != "kthreadd" or stat.ppid != 0:
             return None
@@ -331,13 +332,21 @@ class ProcScanner:
         return None if ns_errors or not namespaces else (pid, namespaces)
 
 
-def boot_time(proc_root: str) -> float | None:
-    """Seconds since the epoch at boot (`btime` of `<proc root>/stat`)."""
-    try:
-        with open(f"{proc_root}/stat", encoding="ascii") as stat:
-            for line in stat:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except (OSError, ValueError):
-        pass
+def parse_boot_time(text: str) -> float | None:
+    """Seconds since the epoch at boot, from the `btime` line of `<proc root>/stat`."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == "btime":
+            try:
+                seconds = float(fields[1])
+            except ValueError:
+                return None
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
     return None
+
+
+def boot_time(proc_root: str) -> float | None:
+    try:
+        return parse_boot_time(_read_text(f"{proc_root}/stat", PROC_STAT_CAP))
+    except OSError:
+        return None

@@ -13,7 +13,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..discovery.mounts import MOUNTINFO_CAP, unescape_mount_path
 from ..discovery.privileges import denied_reason
+from ..model.bounded_read import read_capped
 from .details import IpcDetails
 from .nsread import InsideRead
 
@@ -43,13 +45,6 @@ def count_sysv(text: str) -> int:
     return max(len([line for line in text.splitlines() if line.strip()]) - 1, 0)
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal (`\\040`)."""
-    for code in ("\\040", "\\011", "\\012", "\\134"):
-        field = field.replace(code, chr(int(code[1:], 8)))
-    return field
-
-
 def parse_mqueue_mounts(mountinfo: str) -> list[MqueueMount]:
     """The mqueue mounts of a `/proc/<pid>/mountinfo` (see proc(5) for the fields)."""
     mounts = []
@@ -58,13 +53,13 @@ def parse_mqueue_mounts(mountinfo: str) -> list[MqueueMount]:
         fields = before.split()
         if not separator or len(fields) < 5 or not after.startswith("mqueue "):
             continue
-        mounts.append(MqueueMount(device=fields[2], mount_point=_unescape(fields[4])))
+        mounts.append(MqueueMount(device=fields[2], mount_point=unescape_mount_path(fields[4])))
     return mounts
 
 
 def _mqueue_mounts(proc_root: str, pid: int) -> list[MqueueMount]:
-    with open(f"{proc_root}/{pid}/mountinfo", encoding="utf-8", errors="replace") as mountinfo:
-        return parse_mqueue_mounts(mountinfo.read())
+    mountinfo = read_capped(f"{proc_root}/{pid}/mountinfo", MOUNTINFO_CAP)
+    return parse_mqueue_mounts(mountinfo.decode("utf-8", "replace"))
 
 
 def count_posix_queues(

@@ -6,6 +6,9 @@ less than netlink: interface names (`dev`), indexes (`igmp`, `if_inet6`), IPv6 a
 (`if_inet6`), IPv4 addresses (the LOCAL host entries of `fib_trie`, tied to an interface through
 the connected routes of `route`), and routes (`route`, `ipv6_route`). State, MTU, MAC address and
 the veth peer index are not there.
+
+The tables are the kernel's, but the names in them are the container's: every parser skips a line
+it cannot read rather than fail, and every file is read up to a cap.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import socket
 import struct
 
 from ..model import errno_name
+from ..model.bounded_read import read_capped
 from .details import Interface, NetnsView, Route
 
 FILES = ("dev", "igmp", "if_inet6", "fib_trie", "route", "ipv6_route")
@@ -22,12 +26,19 @@ RTF_UP = 0x1
 RTF_GATEWAY = 0x2
 RTF_REJECT = 0x200
 RTF_LOCAL = 0x80000000
+# ~150 bytes a line: some 100,000 routes or sockets. A namespace holding more (a full BGP table)
+# has that table reported unavailable rather than the agent's memory limit reached.
+NET_TABLE_CAP = 16 << 20
+ADDRESS_BYTES = {"ipv4": 4, "ipv6": 16}
 
 
 def decode_address(hex_address: str, family: str) -> str:
     """`0100007F` -> 127.0.0.1, as the socket tables and `net/route` print addresses: each
-    32-bit word in host byte order."""
-    words = [int(hex_address[i : i + 8], 16) for i in range(0, len(hex_address), 8)]
+    32-bit word in host byte order. Raises ValueError for anything else."""
+    printed = bytes.fromhex(hex_address)
+    if len(printed) != ADDRESS_BYTES[family]:
+        raise ValueError(f"not an {family} address: {hex_address!r}")
+    words = struct.unpack(f">{len(printed) // 4}I", printed)
     packed = struct.pack(f"={len(words)}I", *words)
     return socket.inet_ntop(socket.AF_INET if family == "ipv4" else socket.AF_INET6, packed)
 
@@ -47,7 +58,8 @@ def parse_igmp(text: str) -> dict[str, int]:
     indexes = {}
     for line in text.splitlines()[1:]:
         fields = line.split()
-        if len(fields) >= 2 and fields[0].isdigit():
+        # `<index>\t<name> : ...`: an index is a 32-bit number, ten digits at most.
+        if len(fields) >= 2 and fields[0].isascii() and fields[0].isdigit() and len(fields[0]) < 11:
             indexes[fields[1].rstrip(":")] = int(fields[0])
     return indexes
 
@@ -57,9 +69,14 @@ def parse_if_inet6(text: str) -> list[tuple[str, int, str]]:
     found = []
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) == 6:
-            cidr = f"{plain_ipv6(fields[0])}/{int(fields[2], 16)}"
-            found.append((fields[5], int(fields[1], 16), cidr))
+        if len(fields) != 6:
+            continue
+        try:
+            found.append(
+                (fields[5], int(fields[1], 16), f"{plain_ipv6(fields[0])}/{int(fields[2], 16)}")
+            )
+        except ValueError:
+            continue
     return found
 
 
@@ -72,7 +89,10 @@ def parse_fib_trie_locals(text: str) -> list[str]:
         if stripped.startswith("|--"):
             leaf = stripped[3:].strip()
         elif stripped.startswith("/32 host LOCAL") and leaf and leaf not in addresses:
-            addresses.append(leaf)
+            try:
+                addresses.append(str(ipaddress.IPv4Address(leaf)))
+            except ValueError:
+                continue
     return addresses
 
 
@@ -83,10 +103,15 @@ def parse_route(text: str) -> list[tuple[Route, int, str]]:
         fields = line.split()
         if len(fields) < 8:
             continue
-        flags = int(fields[3], 16)
-        destination = decode_address(fields[1], "ipv4")
-        prefix = bin(int(fields[7], 16)).count("1")
-        gateway = decode_address(fields[2], "ipv4") if flags & RTF_GATEWAY else None
+        try:
+            flags = int(fields[3], 16)
+            destination = decode_address(fields[1], "ipv4")
+            prefix = bin(int.from_bytes(bytes.fromhex(fields[7]))).count("1")
+            gateway = decode_address(fields[2], "ipv4") if flags & RTF_GATEWAY else None
+        except ValueError:
+            continue
+        if prefix > 32:
+            continue
         cidr = f"{destination}/{prefix}"
         shown = "default" if prefix == 0 else cidr
         routes.append((Route("ipv4", shown, gateway, fields[0]), flags, cidr))
@@ -100,12 +125,15 @@ def parse_ipv6_route(text: str) -> list[Route]:
         fields = line.split()
         if len(fields) != 10:
             continue
-        flags = int(fields[8], 16)
-        destination = plain_ipv6(fields[0])
+        try:
+            flags = int(fields[8], 16)
+            destination = plain_ipv6(fields[0])
+            prefix = int(fields[1], 16)
+            gateway = plain_ipv6(fields[4])
+        except ValueError:
+            continue
         if not flags & RTF_UP or flags & (RTF_REJECT | RTF_LOCAL) or destination.startswith("ff"):
             continue
-        prefix = int(fields[1], 16)
-        gateway = plain_ipv6(fields[4])
         routes.append(
             Route(
                 "ipv6",
@@ -138,8 +166,8 @@ def procfs_view(proc_root: str, pid: int, why_not_entered: str) -> NetnsView:
     unavailable = {"state": missing, "mtu": missing, "mac": missing}
     for name in FILES:
         try:
-            with open(f"{proc_root}/{pid}/net/{name}", encoding="ascii", errors="replace") as file:
-                texts[name] = file.read()
+            table = read_capped(f"{proc_root}/{pid}/net/{name}", NET_TABLE_CAP)
+            texts[name] = table.decode("ascii", "replace")
         except OSError as exc:
             texts[name] = ""
             unavailable[name] = f"{proc_root}/{pid}/net/{name}: {errno_name(exc)}"

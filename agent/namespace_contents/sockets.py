@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..model import errno_name
+from ..model.bounded_read import read_capped
 from .details import Listening, Owner
-from .procnet import decode_address
+from .procnet import NET_TABLE_CAP, decode_address
 
 # file under /proc/<pid>/net, family, protocol
 TABLES = (
@@ -74,7 +75,7 @@ def parse_socket_table(text: str, protocol: str, family: str) -> list[SocketEntr
                     inode=int(fields[9]),
                 )
             )
-        except (IndexError, ValueError, OSError):
+        except (IndexError, ValueError):
             continue
     return entries
 
@@ -92,8 +93,7 @@ def read_listening(proc_root: str, pid: int) -> tuple[list[SocketEntry], dict[st
     for table, family, protocol in TABLES:
         path = f"{proc_root}/{pid}/net/{table}"
         try:
-            with open(path, encoding="ascii", errors="replace") as file:
-                text = file.read()
+            text = read_capped(path, NET_TABLE_CAP).decode("ascii", "replace")
         except FileNotFoundError:
             continue  # no IPv6 in this kernel
         except OSError as exc:
@@ -114,8 +114,9 @@ def socket_inodes(proc_root: str, pid: int) -> set[int]:
             target = os.readlink(f"{base}/{name}")
         except FileNotFoundError:
             continue  # closed meanwhile
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
+        inode = target[8:-1]
+        if target.startswith("socket:[") and inode.isascii() and inode.isdigit():
+            inodes.add(int(inode))
     return inodes
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from harness.fakeproc import HOST_NS, FakeProc
+from nsinspect.agent.discovery.mounts import parse_mountinfo
 from nsinspect.agent.discovery.procfs import (
     PF_KTHREAD,
     ProcScanner,
+    parse_boot_time,
     parse_cgroup,
     parse_ns_link,
     parse_stat,
@@ -162,3 +165,54 @@ def test_an_unreadable_link_is_reported_again_on_every_scan(tmp_path: Path) -> N
     for _ in range(2):
         scan = scanner.scan()
         assert [(e.stage, e.pid, e.reason) for e in scan.errors] == [("ns", 130, "EINVAL")]
+
+
+def test_many_malformed_cgroup_lines_are_one_error(tmp_path: Path) -> None:
+    proc = FakeProc(tmp_path)
+    proc.add(140, cgroup=["0::/kept", *[f"bogus {n}" for n in range(500)]])
+    scan = ProcScanner(str(tmp_path)).scan()
+    assert scan.processes[140].cgroup_paths == ("/kept",)
+    assert [(e.stage, e.reason) for e in scan.errors] == [
+        ("cgroup", "malformed line 'bogus 0' and 499 more")
+    ]
+
+
+@pytest.mark.timeout(5)
+def test_a_fifo_or_an_oversized_stat_is_one_error_and_never_blocks(tmp_path: Path) -> None:
+    proc = FakeProc(tmp_path)
+    (proc.add(150) / "stat").unlink()
+    os.mkfifo(tmp_path / "150" / "stat")
+    (proc.add(151) / "stat").write_text("151 (x) " + "1 " * 4000)
+    scan = ProcScanner(str(tmp_path)).scan()
+    assert sorted((e.pid, e.reason) for e in scan.errors) == [
+        (150, "not a regular file"),
+        (151, "larger than 4 KiB"),
+    ]
+
+
+def test_parse_stat_raises_only_valueerror() -> None:
+    for text in ("", "1 (x)", "1 (x) S", "x) (y", "(" * 5, "1 (x) " + "y " * 30):
+        with pytest.raises(ValueError):
+            parse_stat(text)
+
+
+def test_boot_time() -> None:
+    assert parse_boot_time("cpu 1 2 3\nbtime 1700000000\n") == 1700000000.0
+    assert parse_boot_time("btime\n") is None
+    assert parse_boot_time("btime nan\n") is None
+    assert parse_boot_time("btime " + "9" * 400 + "\n") is None
+
+
+def test_mountinfo_pins_escaped_and_undecodable_paths() -> None:
+    data = (
+        b"36 35 98:0 / /mnt rw - ext4 /dev/root rw\n"
+        b"600 29 0:4 net:[4026532289] /run/netns/a\\040b rw shared:1 - nsfs nsfs rw\n"
+        b"601 29 0:4 uts:[4026532290] /run/utsns/\xff\\134x rw - nsfs nsfs rw\n"
+        b"602 29 0:4 garbage - nsfs nsfs rw\n"
+    )
+    pins, malformed = parse_mountinfo(data)
+    assert [(p.ns_type, p.inode, p.path) for p in pins] == [
+        ("net", 4026532289, "/run/netns/a b"),
+        ("uts", 4026532290, "/run/utsns/\ufffd\\x"),
+    ]
+    assert malformed == 1

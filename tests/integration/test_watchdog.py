@@ -1,77 +1,117 @@
-"""A scan that cannot finish: /healthz fails (kubelet restarts the agent), the metrics say where.
+"""A scan that cannot finish in time: /healthz fails (kubelet restarts the agent), the metrics say
+where, and the agent recovers when the cause goes.
 
-No read of the real /proc can be made to block any more (that is the point of issue G), so the
-stuck scan is made the one way left: a proc root whose `<pid>/stat` is a FIFO with no writer, which
-a plain open waits on for ever. Giving the FIFO a writer lets the scan end, and the agent recovers.
+Every read of a node file is built never to block (issue G), so the slow scan is made the way a
+node makes one: a wedged runtime. The test's CRI socket accepts connections and never answers, so
+each scan waits out the CRI client's deadline (2 s) in its `runtimes` step, longer than the
+agent's --scan-timeout of 0.5 s. Ending that listener lets the scans go fast again.
 """
 
 from __future__ import annotations
 
-import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness.agent_process import AgentProcess, start_agent
-from harness.fakeproc import FakeProc, stat_line
+from harness.fakeproc import FakeProc
 
 
-def wait_status(agent: AgentProcess, path: str, status: int, timeout: float) -> dict[str, object]:
+@contextmanager
+def wedged_runtime(path: Path) -> Iterator[None]:
+    """A unix socket that accepts every connection and never says a word."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def healthz(agent: AgentProcess) -> tuple[int, dict[str, object]]:
+    reply = agent.get("/healthz", timeout=2)
+    return reply.status, reply.json()
+
+
+def wait_for_status(agent: AgentProcess, status: int, timeout: float) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            reply = agent.get(path, timeout=2)
+            code, document = healthz(agent)
+            if code == status:
+                return document
         except OSError:  # not listening yet
-            assert time.monotonic() < deadline and agent.process.poll() is None, agent.log()
-            time.sleep(0.1)
-            continue
-        if reply.status == status:
-            document: dict[str, object] = reply.json()
-            return document
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} stayed {reply.status}: {reply.body!r}")
-        time.sleep(0.1)
+            assert agent.process.poll() is None, agent.log()
+        assert time.monotonic() < deadline, f"/healthz never answered {status}: {agent.log()}"
+        time.sleep(0.05)
 
 
-def test_a_stuck_scan_fails_liveness_and_says_where_then_recovers(tmp_path: Path) -> None:
+def test_a_scan_past_its_timeout_fails_liveness_says_where_and_recovers(tmp_path: Path) -> None:
     proc = FakeProc(tmp_path / "proc")
     proc.add(1, "init", ppid=0, start_time=1)
-    stuck_dir = proc.add(77, "stuck", start_time=77)
-    fifo = stuck_dir / "stat"
-    fifo.unlink()
-    os.mkfifo(fifo)
-    agent = start_agent(
-        tmp_path,
-        "--no-kubernetes",
-        "--scan-timeout",
-        "1",
-        interval=0.2,
-        global_args=("--proc-root", str(proc.root), "--host-root", str(tmp_path)),
-    )
-    writer = None
+    host = tmp_path / "host"
+    host.mkdir()
+    with wedged_runtime(host / "cri.sock"):
+        agent = start_agent(
+            tmp_path,
+            "--no-kubernetes",
+            "--scan-timeout",
+            "0.5",
+            interval=0.2,
+            global_args=(
+                "--proc-root", str(proc.root), "--host-root", str(host), "--cri-socket", "/cri.sock"
+            ),
+        )  # fmt: skip
+        try:
+            stuck = wait_for_status(agent, 503, timeout=30)
+            assert stuck["status"] == "stuck"
+            assert "in step 'runtimes'" in str(stuck["reason"]), stuck
+            assert "the limit is 0.5 s" in str(stuck["reason"]), stuck
+            # Each scan is stuck for a while, then ends: scrape until one lands in that while.
+            deadline = time.monotonic() + 10
+            while True:
+                metrics = agent.metrics()
+                if "nsinspect_scan_stuck 1.0" in metrics:
+                    break
+                assert time.monotonic() < deadline, metrics
+                time.sleep(0.05)
+            assert 'nsinspect_scan_running_seconds{step="runtimes"}' in metrics
+            assert '"scan stuck"' in agent.log()
+        except BaseException:
+            agent.stop()
+            raise
     try:
-        stuck = wait_status(agent, "/healthz", 503, timeout=30)
-        assert stuck["status"] == "stuck"
-        assert "'processes'" in str(stuck["reason"]), stuck
-        metrics = agent.metrics()
-        assert "nsinspect_scan_stuck 1.0" in metrics
-        assert 'nsinspect_scan_running_seconds{step="processes"}' in metrics
-        assert '"scan stuck"' in agent.log()
-        assert agent.get("/readyz").status == 503  # no scan has completed: nothing to serve
-
-        # Let the blocked open through (the scan reads a valid line), and leave a plain file
-        # for the scans after it.
-        fifo.rename(stuck_dir / "stat.fifo")
-        (stuck_dir / "stat").write_text(stat_line(77, "stuck", "S", 1, start_time=77))
-        writer = os.open(stuck_dir / "stat.fifo", os.O_WRONLY)
-        os.write(writer, stat_line(77, "stuck", "S", 1, start_time=77).encode())
-        os.close(writer)
-        writer = None
-
-        assert wait_status(agent, "/healthz", 200, timeout=10) == {"status": "ok"}
-        wait_status(agent, "/readyz", 200, timeout=10)
+        # With the runtime gone (connections refused at once), scans are fast again.
+        assert wait_for_status(agent, 200, timeout=10) == {"status": "ok"}
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # and they stay so
+            assert healthz(agent)[0] == 200
+            time.sleep(0.05)
         assert "nsinspect_scan_stuck 0.0" in agent.metrics()
         assert "the stuck scan ended" in agent.log()
+        assert agent.get("/readyz").status == 200
     finally:
-        if writer is not None:
-            os.close(writer)
         agent.stop()

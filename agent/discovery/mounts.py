@@ -52,7 +52,7 @@ def parse_mountinfo(data: bytes) -> tuple[list[PinnedNamespace], int]:
     malformed = 0
     for mount in _nsfs_mounts(data):
         fields = mount.split(b" ")
-        root = fields[3].decode("ascii", "replace") if len(fields) >= 5 else ""
+        root = fields[3].decode("ascii", "replace") if len(fields) >= 5 and fields[4] else ""
         try:
             inode = parse_ns_link(root)
         except ValueError:

@@ -105,8 +105,11 @@ def parse_cgroup(text: str) -> tuple[tuple[str, ...], list[str]]:
 
 def parse_ns_link(target: str) -> int:
     """`net:[4026532177]` -> 4026532177. Raises ValueError for anything else."""
-    start = target.rindex("[")
-    return int(target[start + 1 : -1])
+    start = target.find(":[")
+    digits = target[start + 2 : -1]
+    if start < 1 or not target.endswith("]") or not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"not a namespace link: {target[:80]!r}")
+    return int(digits)
 
 
 def _read_text(path: str, cap: int, dir_fd: int | None = None) -> str:

@@ -16,7 +16,7 @@ from ..model import ContainerIdentity, Evidence, Role, Runtime, ScanError
 from .cgroups import CgroupMatch
 from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
 from .requested import requested_from_spec, through_sandbox
-from .resolver import under_root
+from .resolver import is_container_id, under_root
 
 DEFAULT_STATE = "/run/containerd"
 TASK_DIR = "io.containerd.runtime.v2.task"
@@ -77,6 +77,8 @@ class ContainerdResolver:
         return True
 
     def _bundle_dir(self, container_id: str) -> str | None:
+        if not is_container_id(container_id):
+            return None
         # Any containerd namespace: `k8s.io` for CRI, but a node may configure another.
         found = glob.glob(os.path.join(self.task_root, "*", container_id))
         return found[0] if found else None
@@ -92,7 +94,7 @@ class ContainerdResolver:
             return None
         sandbox_id = bundle.annotations.get(SANDBOX_ID, "")
         sandbox, sandbox_pid = None, None
-        if sandbox_id and sandbox_id != match.container_id:
+        if is_container_id(sandbox_id) and sandbox_id != match.container_id:
             sandbox_dir = os.path.join(os.path.dirname(bundle_dir), sandbox_id)
             sandbox = read_oci_bundle(os.path.join(sandbox_dir, "config.json"), errors)
             sandbox_pid = read_pid_file(os.path.join(sandbox_dir, "init.pid"))

@@ -9,19 +9,41 @@ with containerd, the CRI `config` the container was created with.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime
 from .cri_api import runtime_v1_pb2 as cri
-from .oci_bundle import OCI_NS_TYPES
+from .oci_bundle import OciConfig, spec_namespaces
 from .requested import CRI_NS_TYPES, requested_from_options, requested_from_spec
+from .state_json import MalformedJsonError, decode_json
 
 POD_NAME = "io.kubernetes.pod.name"
 POD_NAMESPACE = "io.kubernetes.pod.namespace"
 POD_UID = "io.kubernetes.pod.uid"
+
+
+class _SecurityContext(msgspec.Struct):
+    namespace_options: dict[str, Any] | None = None
+
+
+class _LinuxConfig(msgspec.Struct):
+    security_context: _SecurityContext | None = None
+
+
+class _CriConfig(msgspec.Struct):
+    linux: _LinuxConfig | None = None
+
+
+class _VerboseDocument(msgspec.Struct, rename="camel"):
+    """The part of a verbose `info` nsinspect reads: containerd's and CRI-O's have these keys."""
+
+    pid: int | None = None
+    runtime_spec: OciConfig | None = None
+    config: _CriConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,35 +62,16 @@ def parse_verbose_info(info: Mapping[str, str]) -> VerboseInfo:
     if not text:
         return VerboseInfo()
     try:
-        document = json.loads(text)
-    except ValueError:
+        document = decode_json(text, _VerboseDocument)
+    except MalformedJsonError:
         return VerboseInfo(malformed=True)
-    if not isinstance(document, dict):
-        return VerboseInfo(malformed=True)
-    pid = document.get("pid")
+    linux = document.config.linux if document.config is not None else None
+    security = linux.security_context if linux is not None else None
     return VerboseInfo(
-        pid=pid if isinstance(pid, int) and pid > 0 else None,
-        namespace_paths=_spec_namespaces(document.get("runtimeSpec")),
-        options=_dig(document, "config", "linux", "security_context", "namespace_options"),
+        pid=document.pid if document.pid is not None and document.pid > 0 else None,
+        namespace_paths=spec_namespaces(document.runtime_spec) if document.runtime_spec else {},
+        options=security.namespace_options if security is not None else None,
     )
-
-
-def _dig(document: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(document, dict):
-            return None
-        document = document.get(key)
-    return document if isinstance(document, dict) else None
-
-
-def _spec_namespaces(spec: Any) -> dict[str, str]:
-    entries = _dig(spec, "linux")
-    listed = entries.get("namespaces") if entries else None
-    namespaces: dict[str, str] = {}
-    for entry in listed if isinstance(listed, list) else []:
-        if isinstance(entry, dict) and entry.get("type") in OCI_NS_TYPES:
-            namespaces[OCI_NS_TYPES[entry["type"]]] = str(entry.get("path") or "")
-    return namespaces
 
 
 def _option_modes(options: cri.NamespaceOption) -> dict[str, NamespaceMode]:

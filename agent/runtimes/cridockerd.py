@@ -10,23 +10,15 @@ bundles under docker's containerd state carry none of the pod identity, so they 
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
-from ..model import (
-    ContainerIdentity,
-    Evidence,
-    NamespaceMode,
-    Role,
-    Runtime,
-    ScanError,
-    ScanStage,
-    errno_name,
-)
+import msgspec
+
+from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime, ScanError
 from .cgroups import CgroupMatch
 from .kubelet_names import parse_kubelet_name
-from .resolver import under_root
+from .resolver import is_container_id, under_root
+from .state_json import read_json_file
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 DOCKER_TYPE = "io.kubernetes.docker.type"
@@ -35,13 +27,36 @@ POD_NAME = "io.kubernetes.pod.name"
 POD_NAMESPACE = "io.kubernetes.pod.namespace"
 POD_UID = "io.kubernetes.pod.uid"
 CONTAINER_NAME = "io.kubernetes.container.name"
-# HostConfig mode fields -> the CRI namespace type they set.
-MODE_FIELDS = {"NetworkMode": "net", "IpcMode": "ipc", "PidMode": "pid"}
+# The same pod spec as an OCI config holds (env, labels), with docker's own state beside it.
+DOCKER_RECORD_CAP = 8 << 20
 
 
-def _mode(value: object, role: Role) -> NamespaceMode:
+class DockerConfig(msgspec.Struct, rename="pascal"):
+    labels: dict[str, str] | None = None
+
+
+class DockerState(msgspec.Struct, rename="pascal"):
+    pid: int = 0
+
+
+class DockerRecord(msgspec.Struct, rename="pascal"):
+    """The part of `config.v2.json` nsinspect reads."""
+
+    name: str = ""
+    config: DockerConfig | None = None
+    state: DockerState | None = None
+
+
+class DockerHostConfig(msgspec.Struct, rename="pascal"):
+    """The namespace modes of `hostconfig.json`; a mode left out says nothing."""
+
+    network_mode: str | None = None
+    ipc_mode: str | None = None
+    pid_mode: str | None = None
+
+
+def _mode(mode: str, role: Role) -> NamespaceMode:
     """docker's `host`, `container:<id>`, `private`/`shareable`/"" in CRI's words."""
-    mode = value if isinstance(value, str) else ""
     if mode == "host":
         return NamespaceMode.NODE
     if mode.startswith("container:"):
@@ -50,23 +65,25 @@ def _mode(value: object, role: Role) -> NamespaceMode:
     return NamespaceMode.POD if role is Role.SANDBOX else NamespaceMode.CONTAINER
 
 
-def docker_identity(container_id: str, config: Any, host_config: Any) -> ContainerIdentity | None:
+def docker_identity(
+    container_id: str, record: DockerRecord, host_config: DockerHostConfig | None
+) -> ContainerIdentity | None:
     """Who a container is, from docker's records; None when cri-dockerd did not create it."""
-    if not isinstance(config, dict):
-        return None
-    container_config = config.get("Config")
-    labels = container_config.get("Labels") if isinstance(container_config, dict) else None
-    if not isinstance(labels, dict) or labels.get(DOCKER_TYPE) not in ("podsandbox", "container"):
+    labels = (record.config.labels if record.config is not None else None) or {}
+    if labels.get(DOCKER_TYPE) not in ("podsandbox", "container"):
         return None
     role = Role.SANDBOX if labels[DOCKER_TYPE] == "podsandbox" else Role.APP
-    named = parse_kubelet_name(str(config.get("Name", "")))
-    state = config.get("State")
-    pid = state.get("Pid") if isinstance(state, dict) else None
-    modes = host_config if isinstance(host_config, dict) else {}
+    named = parse_kubelet_name(record.name)
+    pid = record.state.pid if record.state is not None else 0
+    modes = host_config or DockerHostConfig()
     requested = {
-        ns_type: _mode(modes[field], role)
-        for field, ns_type in MODE_FIELDS.items()
-        if field in modes
+        ns_type: _mode(mode, role)
+        for ns_type, mode in (
+            ("net", modes.network_mode),
+            ("ipc", modes.ipc_mode),
+            ("pid", modes.pid_mode),
+        )
+        if mode is not None
     }
     if role is Role.SANDBOX and requested.get("pid") != "NODE":
         requested.pop("pid", None)  # the sandbox alone cannot tell POD from CONTAINER
@@ -74,33 +91,17 @@ def docker_identity(container_id: str, config: Any, host_config: Any) -> Contain
         runtime=Runtime.DOCKER,
         id=container_id,
         role=role,
-        sandbox_id=str(labels.get(SANDBOX_ID, "")) if role is Role.APP else container_id,
+        sandbox_id=labels.get(SANDBOX_ID, "") if role is Role.APP else container_id,
         name=""
         if role is Role.SANDBOX
-        else str(labels.get(CONTAINER_NAME) or (named.container if named else "")),
-        pod_name=str(labels.get(POD_NAME) or (named.pod if named else "")),
-        pod_namespace=str(labels.get(POD_NAMESPACE) or (named.namespace if named else "")),
-        pod_uid=str(labels.get(POD_UID) or (named.uid if named else "")),
+        else labels.get(CONTAINER_NAME) or (named.container if named else ""),
+        pod_name=labels.get(POD_NAME) or (named.pod if named else ""),
+        pod_namespace=labels.get(POD_NAMESPACE) or (named.namespace if named else ""),
+        pod_uid=labels.get(POD_UID) or (named.uid if named else ""),
         evidence=Evidence.OCI_CONFIG,
-        init_pid=pid if isinstance(pid, int) and pid > 0 else None,
+        init_pid=pid if pid > 0 else None,
         requested=requested,
     )
-
-
-def _read_json(path: str, errors: list[ScanError]) -> Any:
-    """A JSON file; None when absent, None plus a ScanError when unreadable or malformed."""
-    try:
-        with open(path, "rb") as document:
-            return json.load(document)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        errors.append(ScanError(ScanStage.RUNTIME, errno_name(exc), path=path))
-    except (ValueError, UnicodeDecodeError):
-        errors.append(
-            ScanError(ScanStage.RUNTIME, f"malformed {os.path.basename(path)}", path=path)
-        )
-    return None
 
 
 class CriDockerdResolver:
@@ -119,9 +120,15 @@ class CriDockerdResolver:
     def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
         if match.runtime_hint not in (Runtime.DOCKER, None):
             return None
+        if not is_container_id(match.container_id):
+            return None  # a sandbox id from a label: never part of a path
         directory = os.path.join(self.containers, match.container_id)
-        config = _read_json(os.path.join(directory, "config.v2.json"), errors)
-        if config is None:
+        record = read_json_file(
+            os.path.join(directory, "config.v2.json"), DOCKER_RECORD_CAP, DockerRecord, errors
+        )
+        if record is None:
             return None
-        host_config = _read_json(os.path.join(directory, "hostconfig.json"), errors)
-        return docker_identity(match.container_id, config, host_config)
+        host_config = read_json_file(
+            os.path.join(directory, "hostconfig.json"), DOCKER_RECORD_CAP, DockerHostConfig, errors
+        )
+        return docker_identity(match.container_id, record, host_config)

@@ -16,7 +16,6 @@ utsns}/`, and the app containers join those paths.
 from __future__ import annotations
 
 import glob
-import json
 import os
 
 from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime, ScanError
@@ -29,7 +28,8 @@ from .requested import (
     requested_from_spec,
     through_sandbox,
 )
-from .resolver import under_root
+from .resolver import is_container_id, under_root
+from .state_json import MalformedJsonError, decode_json
 
 DEFAULT_RUN_ROOT = "/run/containers/storage"
 DEFAULT_GRAPH_ROOT = "/var/lib/containers/storage"
@@ -50,19 +50,18 @@ CONTAINER_K8S_NAME = "io.kubernetes.container.name"
 
 def _labels(annotations: dict[str, str]) -> dict[str, str]:
     try:
-        labels = json.loads(annotations.get(LABELS, "{}"))
-    except ValueError:
+        return decode_json(annotations.get(LABELS, "{}"), dict[str, str])
+    except MalformedJsonError:
         return {}
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 def _namespace_options(annotations: dict[str, str]) -> dict[str, NamespaceMode]:
     """The sandbox's CRI NamespaceOption, which CRI-O stores as JSON."""
     try:
-        options = json.loads(annotations.get(NAMESPACE_OPTIONS, "{}"))
-    except ValueError:
+        options = decode_json(annotations.get(NAMESPACE_OPTIONS, "{}"), dict[str, object])
+    except MalformedJsonError:
         return {}
-    return requested_from_options(options) if isinstance(options, dict) else {}
+    return requested_from_options(options)
 
 
 def _first_set(*values: str | None) -> str:
@@ -155,11 +154,13 @@ class CrioResolver:
             return None
         sandbox_id = bundle.annotations.get(SANDBOX_ID, "")
         sandbox = None
-        if sandbox_id and sandbox_id != match.container_id:
+        if sandbox_id != match.container_id:
             sandbox = self._bundle(sandbox_id, errors)
         return crio_identity(match.container_id, bundle, self._init_pid(match), sandbox)
 
     def _bundle(self, container_id: str, errors: list[ScanError]) -> OciBundle | None:
+        if not is_container_id(container_id):
+            return None
         for root in (self.run_root, self.graph_root):
             for userdata in glob.glob(f"{root}/*-containers/{container_id}/userdata"):
                 if os.path.exists(f"{userdata}/config.json"):
@@ -168,6 +169,8 @@ class CrioResolver:
 
     def _init_pid(self, match: CgroupMatch) -> int | None:
         """conmon's pid file, in the run root's userdata."""
+        if not is_container_id(match.container_id):
+            return None
         pattern = f"{self.run_root}/*-containers/{match.container_id}/userdata/pidfile"
         for path in glob.glob(pattern):
             return read_pid_file(path)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
-from ..model import ScanError, ScanStage, errno_name
+import msgspec
+
+from ..model import ScanError
+from ..model.bounded_read import read_capped
+from .state_json import read_json_file
 
 # OCI runtime-spec namespace type -> the name of its /proc/<pid>/ns link.
 OCI_NS_TYPES = {
@@ -19,6 +21,28 @@ OCI_NS_TYPES = {
     "cgroup": "cgroup",
     "time": "time",
 }
+# Most of a config.json is the pod's spec (env, annotations), which etcd keeps under 1.5 MiB, and
+# CRI-O writes its labels and annotations into it up to three times over.
+OCI_CONFIG_CAP = 8 << 20
+# pid_max is at most 2^22: seven digits and a newline.
+PID_FILE_CAP = 32
+
+
+class OciNamespace(msgspec.Struct):
+    type: str | None = None
+    path: str | None = None
+
+
+class OciLinux(msgspec.Struct):
+    namespaces: list[OciNamespace] | None = None
+
+
+class OciConfig(msgspec.Struct):
+    """The part of an OCI runtime spec nsinspect reads; `null` stands for absent, as in Go."""
+
+    annotations: dict[str, str] | None = None
+    linux: OciLinux | None = None
+    hostname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,43 +56,32 @@ class OciBundle:
     hostname: str = ""
 
 
+def spec_namespaces(config: OciConfig) -> dict[str, str]:
+    """ns link name -> the path a spec joins ("" to create one), for the types nsinspect knows."""
+    listed = config.linux.namespaces if config.linux is not None else None
+    return {
+        OCI_NS_TYPES[entry.type]: entry.path or ""
+        for entry in listed or ()
+        if entry.type in OCI_NS_TYPES
+    }
+
+
 def read_oci_bundle(path: str, errors: list[ScanError]) -> OciBundle | None:
     """Read `config.json`; a missing file is None, a malformed one is None plus a ScanError."""
-    try:
-        with open(path, "rb") as config_file:
-            document: Any = json.load(config_file)
-    except FileNotFoundError:
+    config = read_json_file(path, OCI_CONFIG_CAP, OciConfig, errors)
+    if config is None:
         return None
-    except OSError as exc:
-        errors.append(ScanError(ScanStage.RUNTIME, errno_name(exc), path=path))
-        return None
-    except (ValueError, UnicodeDecodeError):
-        errors.append(ScanError(ScanStage.RUNTIME, "malformed config.json", path=path))
-        return None
-    if not isinstance(document, dict):
-        errors.append(ScanError(ScanStage.RUNTIME, "malformed config.json", path=path))
-        return None
-    annotations = document.get("annotations")
-    linux = document.get("linux")
-    spec_namespaces = linux.get("namespaces") if isinstance(linux, dict) else None
-    namespaces: dict[str, str] = {}
-    for entry in spec_namespaces if isinstance(spec_namespaces, list) else []:
-        if isinstance(entry, dict) and entry.get("type") in OCI_NS_TYPES:
-            namespaces[OCI_NS_TYPES[entry["type"]]] = str(entry.get("path") or "")
-    hostname = document.get("hostname")
     return OciBundle(
-        annotations={str(k): str(v) for k, v in annotations.items()}
-        if isinstance(annotations, dict)
-        else {},
-        namespaces=namespaces,
-        hostname=hostname if isinstance(hostname, str) else "",
+        annotations=config.annotations or {},
+        namespaces=spec_namespaces(config),
+        hostname=config.hostname or "",
     )
 
 
 def read_pid_file(path: str) -> int | None:
     """A runtime's pid file (`init.pid`, conmon's `pidfile`), or None if absent or malformed."""
     try:
-        with open(path, "rb") as pid_file:
-            return int(pid_file.read().strip())
+        pid = int(read_capped(path, PID_FILE_CAP).strip())
     except (OSError, ValueError):
         return None
+    return pid if pid > 0 else None

@@ -10,8 +10,9 @@ it shares from libpod's database.
 from __future__ import annotations
 
 import glob
-import json
 import os
+
+import msgspec
 
 from ..model import (
     SPEC_TYPES,
@@ -21,15 +22,25 @@ from ..model import (
     Role,
     Runtime,
     ScanError,
-    ScanStage,
 )
 from .cgroups import CgroupMatch
 from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
 from .podman_db import PodmanPod, read_podman_pods
-from .resolver import under_root
+from .resolver import is_container_id, under_root
+from .state_json import read_json_file
 
 CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType"
 SANDBOX_ID = "io.kubernetes.cri-o.SandboxID"
+# ~2 KiB a container (its layer, image, names and metadata): some 8,000 containers, exited ones
+# included, which containers/storage keeps until they are removed.
+CONTAINER_LIST_CAP = 16 << 20
+
+
+class StoredContainer(msgspec.Struct):
+    """A record of containers/storage's `containers.json`: the names of a container."""
+
+    id: str = ""
+    names: list[str] | None = None
 
 
 class PodmanResolver:
@@ -77,22 +88,15 @@ class PodmanResolver:
     def _read_names(self, errors: list[ScanError]) -> dict[str, str]:
         names: dict[str, str] = {}
         for path in self._container_lists():
-            try:
-                with open(path, "rb") as listing:
-                    records = json.load(listing)
-            except (OSError, ValueError):
-                errors.append(
-                    ScanError(
-                        ScanStage.RUNTIME, "unreadable or malformed container list", path=path
-                    )
-                )
-                continue
-            for record in records if isinstance(records, list) else []:
-                if isinstance(record, dict) and record.get("names") and record.get("id"):
-                    names[str(record["id"])] = str(record["names"][0])
+            records = read_json_file(path, CONTAINER_LIST_CAP, list[StoredContainer], errors)
+            for record in records or ():
+                if record.id and record.names:
+                    names[record.id] = record.names[0]
         return names
 
     def _bundle(self, container_id: str, errors: list[ScanError]) -> OciBundle | None:
+        if not is_container_id(container_id):
+            return None
         for path in glob.glob(
             f"{self.graph_root}/*-containers/{container_id}/userdata/config.json"
         ):

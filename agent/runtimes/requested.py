@@ -18,7 +18,8 @@ CRI_MODES = {
     2: NamespaceMode.NODE,
     3: NamespaceMode.TARGET,
 }
-_PROC_NS_PATH = re.compile(r"^/proc/(?P<pid>\d+)/ns/")
+# A pid has at most seven digits; \d would take any script's digits, and any number of them.
+_PROC_NS_PATH = re.compile(r"^/proc/(?P<pid>[0-9]{1,10})/ns/")
 
 
 def requested_from_spec(

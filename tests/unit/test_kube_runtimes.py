@@ -8,6 +8,7 @@ cgroup driver, cgroup v2-only hosts, relative cgroup paths) and what should neve
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,50 @@ def test_a_malformed_config_is_a_scan_error_and_cgroups_take_over(tmp_path: Path
     assert (pod.name, pod.evidence) == ("my-nginx-pod", "oci-config")
     sources = {c.identity.id: (c.name, c.identity.evidence) for c in pod.containers}
     assert sources == {NGINX: (NGINX[:12], "cgroup"), SIDECAR: ("sidecar", "oci-config")}
+
+
+def runtime_errors(snapshot: Snapshot) -> list[tuple[str, str | None]]:
+    return [(e.reason, e.path) for e in snapshot.errors if e.stage == "runtime"]
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_for_a_config_or_pid_file_is_one_error_and_never_blocks(tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    containerd = containerd_seed(node)
+    bundle = containerd.tasks / "k8s.io" / NGINX
+    for name in ("config.json", "init.pid"):
+        (bundle / name).unlink()
+        os.mkfifo(bundle / name)
+    snapshot = node.snapshot()
+    assert runtime_errors(snapshot) == [("not a regular file", str(bundle / "config.json"))]
+    assert NGINX[:12] in {c.name for c in only_pod(snapshot).containers}
+
+
+def test_a_sandbox_id_that_is_a_path_is_never_read(tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    containerd = containerd_seed(node)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "config.json").write_text("{")
+    for sandbox_id in (str(elsewhere), "../../../../elsewhere", "*"):
+        annotations = containerd_annotations("container", sandbox_id, "my-nginx-pod", UID)
+        containerd.add(NGINX, annotations, OWN, pid=410)
+        assert runtime_errors(node.snapshot()) == []
+
+
+def test_a_config_with_values_of_the_wrong_type_is_one_error(tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    containerd = containerd_seed(node)
+    config = containerd.tasks / "k8s.io" / NGINX / "config.json"
+    for wrong in (
+        '{"linux": {"namespaces": [{"type": ["network"]}]}}',
+        # Python's json would pass the lone surrogate on, to fail the metrics' encoding.
+        '{"annotations": {"io.kubernetes.cri.sandbox-name": "\\ud800"}}',
+        '{"annotations": [], "linux": "x"}',
+        "[" * 5000,
+    ):
+        config.write_text(wrong)
+        assert runtime_errors(node.snapshot()) == [("malformed config.json", str(config))]
 
 
 def test_a_task_the_cri_plugin_did_not_create_is_not_a_pod(tmp_path: Path) -> None:

@@ -28,8 +28,9 @@ from ..discovery.privileges import (
     has_capability,
     lacking,
 )
-from ..discovery.procfs import parse_stat
+from ..discovery.procfs import STAT_CAP, parse_stat
 from ..model import Pod, Snapshot, errno_name
+from ..model.bounded_read import read_capped
 from . import ipc, uts
 from .details import IpcDetails, NetnsView, NetworkDetails, PodDetails, UtsDetails
 from .interfaces import describe, nsid_of, rtnl_session
@@ -222,8 +223,8 @@ def changed_process(snapshot: Snapshot, pids: Iterable[int]) -> str | None:
         if seen is None:
             continue  # not a process of the scan: nothing to compare with
         try:
-            with open(f"{snapshot.proc_root}/{pid}/stat", "rb") as stat_file:
-                now = parse_stat(stat_file.read(4096).decode("utf-8", "replace"))
+            text = read_capped(f"{snapshot.proc_root}/{pid}/stat", STAT_CAP)
+            now = parse_stat(text.decode("utf-8", "replace"))
         except FileNotFoundError:
             return f"pid {pid} has exited since the scan; the pod changed: ask again"
         except (OSError, ValueError, IndexError) as exc:

@@ -26,11 +26,14 @@ from typing import Any, NoReturn
 
 from ..discovery.privileges import denied_reason
 from ..model import errno_name
+from ..model.bounded_read import read_capped
 
 # setns(2) nstype flags (include/uapi/linux/sched.h)
 NS_FLAGS = {"ipc": 0x08000000, "uts": 0x04000000, "net": 0x40000000}
 _LIBC = ctypes.CDLL(None, use_errno=True)
 MAX_REPLY = 16 * 1024 * 1024
+# A namespace's SysV IPC tables hold a line per object: 4 MiB is ~30,000 objects.
+MAX_FILE = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +89,7 @@ def _child(write_end: int, fds: Mapping[str, int], paths: Sequence[str]) -> NoRe
             errors: dict[str, str] = {}
             for path in paths:
                 try:
-                    with open(path, encoding="utf-8", errors="replace") as file:
-                        files[path] = file.read()
+                    files[path] = read_capped(path, MAX_FILE).decode("utf-8", "replace")
                 except OSError as exc:
                     errors[path] = errno_name(exc)
             reply = {"files": files, "errors": errors}

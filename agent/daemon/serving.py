@@ -84,7 +84,11 @@ class ServingState:
 
     def metrics(self) -> Sequence[bytes]:
         self._kube_api_up()
-        self.metrics_state.observe_running(self.watchdog.running())
+        running = self.watchdog.running()
+        if running is None:
+            self.metrics_state.observe_running(None, 0.0, stuck=False)
+        else:
+            self.metrics_state.observe_running(running.step, running.seconds, running.stuck)
         return self.metrics_state.render()
 
     def pod_report(self, pod: Pod, snapshot: Snapshot) -> PodReport:

@@ -146,7 +146,7 @@ class _FdReader:
                 names.append(entry.name)
         # In fd order, so the fd that stands for a namespace is the same from scan to scan.
         for name in sorted(names, key=lambda n: (len(n), n)):
-            self._look_at(pid, f"{fd_dir}/{name}")
+            self._look_at(pid, fd_dir, name)
         looked = len(names)
         self.budget -= looked
         if more:
@@ -159,7 +159,8 @@ class _FdReader:
                 )
             )
 
-    def _look_at(self, pid: int, fd_path: str) -> None:
+    def _look_at(self, pid: int, fd_dir: str, fd: str) -> None:
+        fd_path = f"{fd_dir}/{fd}"
         try:
             target = os.readlink(fd_path)
         except OSError:
@@ -168,7 +169,7 @@ class _FdReader:
         if found is not None and found not in self.seen:
             self.seen.add(found)
             ns_type, inode = found
-            path = f"/proc/{pid}/fd/{os.path.basename(fd_path)}"
+            path = f"/proc/{pid}/fd/{fd}"
             self.result.pins.append(PinnedNamespace(ns_type, inode, path, holder_pid=pid))
 
     def _namespace_of(self, fd_path: str, target: str) -> tuple[str, int] | None:

@@ -116,6 +116,11 @@ def _read_text(path: str, cap: int, dir_fd: int | None = None) -> str:
     return read_capped(path, cap, dir_fd).decode("utf-8", "replace")
 
 
+def read_stat(path: str, dir_fd: int | None = None) -> StatLine:
+    """`<pid dir>/stat`, read and parsed. Raises OSError, or ValueError for a malformed line."""
+    return parse_stat(_read_text(path, STAT_CAP, dir_fd))
+
+
 def read_namespaces(
     base: str, ns_types: tuple[str, ...]
 ) -> tuple[dict[str, int | None], dict[str, str]]:
@@ -210,7 +215,7 @@ class ProcScanner:
         self, pid: int, base: str, pid_dir: int, errors: list[ScanError]
     ) -> Process | None:
         try:
-            stat = parse_stat(_read_text("stat", STAT_CAP, pid_dir))
+            stat = read_stat("stat", pid_dir)
         except FileNotFoundError:
             errors.append(ScanError(ScanStage.STAT, "vanished", pid))
             return None
@@ -317,7 +322,7 @@ class ProcScanner:
         """Namespaces of kthreadd (pid 2), which always lives in the node's initial namespaces."""
         base = f"{self.proc_root}/{KTHREADD_PID}"
         try:
-            stat = parse_stat(_read_text(f"{base}/stat", STAT_CAP))
+            stat = read_stat(f"{base}/stat")
         except (OSError, ValueError):
             return None
         if stat.comm != "kthreadd" or stat.ppid != 0:

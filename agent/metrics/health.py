@@ -4,8 +4,6 @@ series as of now."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -18,18 +16,6 @@ from prometheus_client import (
 from .. import __version__
 from ..model import Snapshot
 from .renderer import SnapshotRenderer
-
-
-class RunningScanLike(Protocol):
-    """What the watchdog tells of a running scan (daemon.watchdog.RunningScan)."""
-
-    @property
-    def seconds(self) -> float: ...
-    @property
-    def step(self) -> str: ...
-    @property
-    def stuck(self) -> bool: ...
-
 
 # Scans take ~10 ms on an idle node and ~0.3 s at 3,500 processes.
 SCAN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -83,12 +69,12 @@ class AgentMetrics:
             self.scan_errors.labels(error.stage).inc()
         self._snapshot_text = self._renderer.render(snapshot, boot_seconds)
 
-    def observe_running(self, running: RunningScanLike | None) -> None:
-        """The scan running as of this scrape, if any."""
+    def observe_running(self, step: str | None, seconds: float, stuck: bool) -> None:
+        """The scan running as of this scrape (`step` None: none is)."""
         self.scan_running.clear()
-        if running is not None:
-            self.scan_running.labels(running.step).set(running.seconds)
-        self.scan_stuck.set(1 if running is not None and running.stuck else 0)
+        if step is not None:
+            self.scan_running.labels(step).set(seconds)
+        self.scan_stuck.set(1 if stuck else 0)
 
     def render(self) -> tuple[bytes, bytes]:
         """The snapshot's text as rendered after the scan, then the health series as of now."""

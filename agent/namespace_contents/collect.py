@@ -28,9 +28,8 @@ from ..discovery.privileges import (
     has_capability,
     lacking,
 )
-from ..discovery.procfs import STAT_CAP, parse_stat
+from ..discovery.procfs import read_stat
 from ..model import Pod, Snapshot, errno_name
-from ..model.bounded_read import read_capped
 from . import ipc, uts
 from .details import IpcDetails, NetnsView, NetworkDetails, PodDetails, UtsDetails
 from .interfaces import describe, nsid_of, rtnl_session
@@ -223,11 +222,10 @@ def changed_process(snapshot: Snapshot, pids: Iterable[int]) -> str | None:
         if seen is None:
             continue  # not a process of the scan: nothing to compare with
         try:
-            text = read_capped(f"{snapshot.proc_root}/{pid}/stat", STAT_CAP)
-            now = parse_stat(text.decode("utf-8", "replace"))
+            now = read_stat(f"{snapshot.proc_root}/{pid}/stat")
         except FileNotFoundError:
             return f"pid {pid} has exited since the scan; the pod changed: ask again"
-        except (OSError, ValueError, IndexError) as exc:
+        except (OSError, ValueError) as exc:  # parse_stat raises only ValueError
             return f"pid {pid} could not be checked against the scan: {_reason(exc)}"
         if now.start_time != seen.start_time or now.state in ("Z", "X"):
             return (

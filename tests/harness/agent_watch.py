@@ -24,10 +24,10 @@ from typing import Any
 from harness.agent_process import AgentProcess, start_agent
 from harness.podman import container_inspect, pod_inspect
 from harness.synthetic import readlink_inode
+from nsinspect.agent.model import NS_TYPES
 
 SCANS = "nsinspect_scan_duration_seconds_count"
 SCAN_SECONDS = "nsinspect_scan_duration_seconds_sum"
-NS_TYPES = ("net", "ipc", "uts", "pid", "mnt", "user", "cgroup", "time")
 MIB = 1024 * 1024
 
 

@@ -115,3 +115,19 @@ class HostReferenceKind(StrEnum):
     KTHREADD = "kthreadd"  # a kernel thread: always in the initial namespaces
     SELF = "self"  # the scanner's own, the last resort
     NONE = "none"
+
+
+class LocationKind(StrEnum):
+    """What a runtime location is."""
+
+    CRI_SOCKET = "cri-socket"  # a CRI gRPC socket
+    STATE_DIR = "state-dir"  # where the runtime keeps its containers' records on disk
+
+
+class FoundBy(StrEnum):
+    """How a runtime location was found, the most deliberate first."""
+
+    FLAG = "flag"  # given by --cri-socket / --runtime-state
+    PROCESS = "process"  # read from a runtime process's command line, config or cwd
+    LAYOUT = "layout"  # a distribution's published layout, present on this node
+    DEFAULT = "default"  # the runtime's own default path, present on this node

@@ -95,6 +95,8 @@ class ScanStage(StrEnum):
     FDS = "fds"  # a runtime's fd table (fd pins)
     RUNTIME = "runtime"  # a runtime's state on disk
     CRI = "cri"  # a CRI socket
+    HOST = "host"  # the node's own namespaces (the host reference)
+    FINDINGS = "findings"  # a finding left unconcluded: what it rests on could not be read
 
 
 class NamespaceMode(StrEnum):

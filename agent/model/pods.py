@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .vocabulary import (
     Evidence,
+    NameSource,
     NamespaceMode,
     Role,
     Runtime,
@@ -55,6 +56,7 @@ class ContainerIdentity:
     namespace_paths: Mapping[str, str] = field(default_factory=dict)
     # What the pod asked for (CRI NamespaceOptions or the runtime's pod config), per type.
     requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+    names_from: NameSource = NameSource.RUNTIME  # where `name` came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class PodIntent:
     container_names: tuple[str, ...] = ()
     name: str = ""
     namespace: str = ""
+    # The pod's status: runtime container id (without `containerd://`) -> container name.
+    container_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,7 @@ class Pod:
     # each spec type whose node namespace the pod uses, the app containers in it.
     mismatches: tuple[Mismatch, ...] = ()
     host_use: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
 
     @property
     def ref(self) -> PodRef:

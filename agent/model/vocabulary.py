@@ -133,3 +133,14 @@ class FoundBy(StrEnum):
     PROCESS = "process"  # read from a runtime process's command line, config or cwd
     LAYOUT = "layout"  # a distribution's published layout, present on this node
     DEFAULT = "default"  # the runtime's own default path, present on this node
+
+
+class NameSource(StrEnum):
+    """Where a pod's or a container's names came from. Kept apart from `Evidence` (what
+    grouped the pod): a pod grouped by its cgroups may be named by Kubernetes."""
+
+    RUNTIME = "runtime"  # the runtime's own records or its CRI answer
+    KUBERNETES = "kubernetes"  # the API server: pod uid -> name, status containerID -> name
+    # Made up by nsinspect where nobody could name it: `pod<uid>`, a short container id, a
+    # netns name or `net-<inode>`.
+    PLACEHOLDER = "placeholder"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..model import (
     ContainerIdentity,
     Evidence,
+    NameSource,
     NamespaceMode,
     PodIdentityKey,
     PodIntent,
@@ -37,6 +38,7 @@ class PodCandidate:
     members: tuple[ContainerProcesses, ...]  # app containers only
     intent: PodIntent | None = None
     requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+    names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
 
     @property
     def ref(self) -> PodRef:

@@ -101,6 +101,7 @@ def judge_pod(
         requested=pod.requested,
         mismatches=pod_mismatches(pod, containers),
         host_use=host_use(pod, containers, host),
+        names_from=pod.names_from,
     )
 
 

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.daemonset_run import agent_arguments, podman_run_flags
-from harness.manifests import REPO, render
+from harness.manifests import PODMAN_NODE, REPO, render
 from harness.monitoring import dashboard_expressions, families_used, rule_expressions
 from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml, podman
 
@@ -82,14 +82,14 @@ def test_image_carries_oci_labels_and_runs_the_agent(image: str) -> None:
 
 
 def run_daemonset_style(image: str, *arguments: str) -> str:
-    flags = podman_run_flags(render("base"))
+    flags = podman_run_flags(render(PODMAN_NODE))
     done = podman("run", "--rm", *flags, image, *arguments, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_runs_with_only_the_daemonsets_privileges(image: str) -> None:
-    flags = podman_run_flags(render("base"))
+    flags = podman_run_flags(render(PODMAN_NODE))
     done = podman(
         "run", "--rm", "--entrypoint=cat", *flags, image, "/proc/self/status", check=False
     )
@@ -141,7 +141,7 @@ def http_get(container: str, path: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def agent(image: str, seed_pod: dict[str, Any]) -> Iterator[str]:
     """`nsinspect agent` running DaemonSet-style; ready once its first scan is in."""
-    documents = render("base")
+    documents = render(PODMAN_NODE)
     name = f"nsinspect-deploy-test-{uuid.uuid4().hex[:8]}"
     podman(
         "run",

@@ -6,7 +6,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from harness.manifests import KUSTOMIZATIONS, kubectls, only, render
+from harness.manifests import KUSTOMIZATIONS, LAYOUT_OVERLAYS, kubectls, only, render
 from harness.operator_schemas import SCHEMAS
 
 pytestmark = pytest.mark.kubectl
@@ -15,23 +15,18 @@ pytestmark = pytest.mark.kubectl
 # and the newest whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
+AGENT_KINDS = [
+    "Namespace",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Service",
+    "DaemonSet",
+]
 EXPECTED_KINDS = {
-    "base": [
-        "Namespace",
-        "ServiceAccount",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Service",
-        "DaemonSet",
-    ],
-    "overlays/sys-admin": [
-        "Namespace",
-        "ServiceAccount",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Service",
-        "DaemonSet",
-    ],
+    "base": AGENT_KINDS,
+    "overlays/sys-admin": AGENT_KINDS,
+    **dict.fromkeys(LAYOUT_OVERLAYS, AGENT_KINDS),
     "overlays/prometheus-operator": [
         "Namespace",
         "ServiceAccount",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.manifests import (
-    KUSTOMIZATIONS,
+    AGENT_KUSTOMIZATIONS,
+    LAYOUT_OVERLAYS,
     Document,
     agent_container,
     agent_pod_spec,
@@ -16,11 +17,11 @@ from harness.manifests import (
 
 pytestmark = pytest.mark.kubectl
 
-AGENT_KUSTOMIZATIONS = [k for k in KUSTOMIZATIONS if k != "grafana"]
 CAPABILITIES = {
     "base": ["SYS_PTRACE"],
     "overlays/prometheus-operator": ["SYS_PTRACE"],
     "overlays/sys-admin": ["SYS_PTRACE", "SYS_ADMIN"],
+    **{overlay: ["SYS_PTRACE"] for overlay in LAYOUT_OVERLAYS},
 }
 AGENT_LABELS = {"app.kubernetes.io/name": "nsinspect", "app.kubernetes.io/component": "agent"}
 

@@ -3,18 +3,45 @@
 Each DaemonSet setting becomes its podman flag: hostPID, the security context (user,
 capabilities, read-only root, no privilege escalation, RuntimeDefault seccomp being podman's
 default), the hostPath mounts with their read-only flag and propagation, the environment and
-the arguments. Host paths missing on this machine are left out, where the kubelet would create
-them empty: the test leaves no directories behind on the host.
+the arguments. Host paths are checked as the kubelet checks a typed hostPath before it starts the
+pod: one that is missing or of another kind refuses the run, and a type that would create
+something on the node is refused outright.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import stat
+from collections.abc import Callable
 
 from harness.manifests import Document, agent_container, agent_pod_spec
 
 PROPAGATION = {"HostToContainer": "rslave", "None": "rprivate"}
+# The hostPath types the manifests may use, with the kubelet's check of each; the others create
+# what is missing (DirectoryOrCreate, FileOrCreate, and "" through the runtime).
+HOST_PATH_CHECKS: dict[str, Callable[[int], bool]] = {
+    "Directory": stat.S_ISDIR,
+    "Socket": stat.S_ISSOCK,
+}
+
+
+class HostPathRefusedError(AssertionError):
+    """The kubelet would not start the agent's pod on this machine: a hostPath fails its type."""
+
+
+def check_host_path(host_path: Document) -> None:
+    """What the kubelet does before mounting a typed hostPath (following links, as it does)."""
+    path, kind = host_path["path"], host_path.get("type", "")
+    if kind not in HOST_PATH_CHECKS:
+        raise HostPathRefusedError(f"hostPath {path} has type {kind!r}: it creates what is missing")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        message = f"hostPath type check failed: {path}: {error.strerror}"
+        raise HostPathRefusedError(message) from None
+    if not HOST_PATH_CHECKS[kind](mode):
+        raise HostPathRefusedError(f"hostPath type check failed: {path} is not a {kind}")
 
 
 def env_args(container: Document, node_name: str) -> list[str]:
@@ -30,12 +57,11 @@ def env_args(container: Document, node_name: str) -> list[str]:
 
 
 def volume_args(pod: Document, container: Document) -> list[str]:
-    host_paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+    host_paths = {v["name"]: v["hostPath"] for v in pod["volumes"] if "hostPath" in v}
     args = []
     for mount in container["volumeMounts"]:
-        source = host_paths[mount["name"]]
-        if not os.path.exists(source):
-            continue
+        check_host_path(host_paths[mount["name"]])
+        source = host_paths[mount["name"]]["path"]
         options = ["ro" if mount.get("readOnly") else "rw"]
         options.append(PROPAGATION[mount.get("mountPropagation", "None")])
         args.append(f"--volume={source}:{mount['mountPath']}:{','.join(options)}")

@@ -14,9 +14,40 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-KUSTOMIZATIONS = ("base", "overlays/prometheus-operator", "overlays/sys-admin", "grafana")
+# Where each node layout keeps its runtime's CRI socket and state, as the distributions document
+# them (k3s/RKE2 docs "CLI tools", microk8s default-args/containerd, k0s docs "Runtime", CRI-O and
+# cri-dockerd defaults): what the agent must see at /host/<the same path>. "base" is containerd at
+# its defaults.
+LAYOUT_PATHS: dict[str, tuple[str, ...]] = {
+    "base": ("/run/containerd/containerd.sock", "/run/containerd"),
+    "overlays/k3s": ("/run/k3s/containerd/containerd.sock", "/run/k3s/containerd"),
+    "overlays/rke2": ("/run/k3s/containerd/containerd.sock", "/run/k3s/containerd"),
+    "overlays/microk8s": (
+        "/var/snap/microk8s/common/run/containerd.sock",
+        "/var/snap/microk8s/common/run/containerd",
+    ),
+    "overlays/k0s": ("/run/k0s/containerd.sock", "/run/k0s/containerd"),
+    "overlays/cri-o": (
+        "/run/crio/crio.sock",
+        "/run/containers/storage",
+        "/var/lib/containers/storage",
+    ),
+    "overlays/cri-dockerd": ("/run/cri-dockerd.sock", "/var/lib/docker/containers"),
+}
+LAYOUT_OVERLAYS = tuple(k for k in LAYOUT_PATHS if k != "base")
+KUSTOMIZATIONS = (
+    "base",
+    "overlays/prometheus-operator",
+    "overlays/sys-admin",
+    *LAYOUT_OVERLAYS,
+    "grafana",
+)
+AGENT_KUSTOMIZATIONS = tuple(k for k in KUSTOMIZATIONS if k != "grafana")
 # Where deploy/unpack-kubectl-1.20.sh unpacks Debian's kubectl 1.20 (kustomize v2.0.3) on
 # machines whose own kubectl is newer: the oldest renderer the manifests promise to work with.
+# The image tests' layout (podman's storage, see its kustomization): an absolute path, which
+# render() takes as it takes deploy/'s names.
+PODMAN_NODE = str(REPO / "tests" / "deploy" / "podman-node")
 LEGACY_KUBECTL = Path("/var/cache/nsinspect/kubectl-1.20/usr/bin/kubectl")
 
 Document = dict[str, Any]
@@ -51,6 +82,17 @@ def render(kustomization: str, kubectl: str = "kubectl") -> tuple[Document, ...]
     )
     assert done.returncode == 0, done.stderr
     return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
+
+
+def host_mounts(documents: tuple[Document, ...]) -> dict[str, tuple[Document, Document]]:
+    """The agent's hostPath volumes by their node path: (hostPath, volumeMount)."""
+    pod = agent_pod_spec(documents)
+    volumes = {v["name"]: v["hostPath"] for v in pod["volumes"] if "hostPath" in v}
+    return {
+        volumes[m["name"]]["path"]: (volumes[m["name"]], m)
+        for m in agent_container(documents)["volumeMounts"]
+        if m["name"] in volumes
+    }
 
 
 def of_kind(documents: tuple[Document, ...], kind: str) -> list[Document]:

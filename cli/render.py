@@ -73,6 +73,9 @@ def pod_header_lines(report: PodReport) -> list[str]:
         ("Runtime:", f"{pod.runtime} (decided by {pod.evidence})"),
         ("Sandbox:", f"{short_id(sandbox.id)}  {holder}  {inodes}".rstrip()),
     ]
+    grouping = value_or(pod.grouping, None)
+    if grouping is not None:  # a pod no runtime knows: on what evidence it was grouped
+        fields.insert(5, ("Evidence:", grouping.text))
     return [f"{label:<11}{value}" for label, value in fields]
 
 

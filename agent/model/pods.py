@@ -120,6 +120,28 @@ class Mismatch:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceGrouping:
+    """Why processes no runtime knows were taken for a pod: a holder, and processes that joined
+    its net, ipc and uts namespaces from outside its process tree (as a runtime joins a sandbox;
+    a tree that unshared its own namespaces has no such process)."""
+
+    holder_pid: int
+    holder_comm: str
+    joined_pids: tuple[int, ...]  # the top process of each tree that joined
+
+    @property
+    def text(self) -> str:
+        """The evidence in a sentence, for people."""
+        count = len(self.joined_pids)
+        joined = "1 process that" if count == 1 else f"{count} processes that"
+        return (
+            f"no runtime knows these processes: holder pid {self.holder_pid} "
+            f"({self.holder_comm}) and {joined} joined its net, ipc and uts from outside its "
+            f"process tree (pid {', '.join(str(pid) for pid in self.joined_pids)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Pod:
     runtime: Runtime
     evidence: Evidence
@@ -135,6 +157,8 @@ class Pod:
     # each spec type whose node namespace the pod uses, the app containers in it.
     mismatches: tuple[Mismatch, ...] = ()
     host_use: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # For a pod found by its namespaces alone (runtime `none`): the evidence that grouped it.
+    grouping: NamespaceGrouping | None = None
     names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
 
     @property
@@ -168,3 +192,5 @@ class Finding:
     container: str = ""
     ns_type: str = ""
     evidence: Mapping[str, object] = field(default_factory=dict)
+    # About a pod no runtime knows (found by its namespaces alone): `doctor` can leave these out.
+    runtime_less: bool = False

@@ -9,6 +9,7 @@ from ..model import (
     ContainerIdentity,
     Evidence,
     NameSource,
+    NamespaceGrouping,
     NamespaceMode,
     PodIdentityKey,
     PodIntent,
@@ -39,6 +40,7 @@ class PodCandidate:
     intent: PodIntent | None = None
     requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
     names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
+    grouping: NamespaceGrouping | None = None  # for a pod found by its namespaces alone
 
     @property
     def ref(self) -> PodRef:

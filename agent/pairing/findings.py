@@ -17,6 +17,7 @@ CRI `CONTAINER`) is not expected to share it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from ..model import (
     HOST_SPEC_FIELDS,
@@ -24,6 +25,7 @@ from ..model import (
     NamespaceMode,
     PinnedNamespace,
     Pod,
+    Runtime,
     SandboxProcess,
     Severity,
     Verdict,
@@ -54,13 +56,16 @@ def _order(finding: Finding) -> tuple[int, str, str, str]:
 
 def pod_findings(pod: Pod) -> list[Finding]:
     """Every finding about one pod, in the order of the catalogue."""
-    return [
+    found = [
         *_sandbox_missing(pod),
         *_not_in_pod(pod),
         *_host_shared(pod),
         *_cross_pod(pod),
         *_intent_mismatch(pod),
     ]
+    if pod.runtime is Runtime.NONE:
+        return [replace(finding, runtime_less=True) for finding in found]
+    return found
 
 
 def _sandbox_missing(pod: Pod) -> Iterable[Finding]:

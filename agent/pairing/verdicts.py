@@ -102,6 +102,7 @@ def judge_pod(
         mismatches=pod_mismatches(pod, containers),
         host_use=host_use(pod, containers, host),
         names_from=pod.names_from,
+        grouping=pod.grouping,
     )
 
 

@@ -17,6 +17,7 @@ from ..model import (
     Container,
     Finding,
     HostReference,
+    NamespaceGrouping,
     NamespaceVerdict,
     Pod,
     PodRef,
@@ -41,6 +42,7 @@ from .pod import (
     ContainerReport,
     FindingList,
     FindingReport,
+    GroupingReport,
     HostReport,
     IntentReport,
     PodIdentity,
@@ -70,6 +72,16 @@ def finding_report(finding: Finding) -> FindingReport:
         container=finding.container,
         ns_type=finding.ns_type,
         evidence=dict(finding.evidence),
+        runtime_less=True if finding.runtime_less else UNSET,
+    )
+
+
+def grouping_report(grouping: NamespaceGrouping) -> GroupingReport:
+    return GroupingReport(
+        holder_pid=grouping.holder_pid,
+        holder_comm=grouping.holder_comm,
+        joined_pids=list(grouping.joined_pids),
+        text=grouping.text,
     )
 
 
@@ -140,6 +152,7 @@ def pod_report(
             uid=pod.uid,
             runtime=pod.runtime,
             evidence=pod.evidence,
+            grouping=UNSET if pod.grouping is None else grouping_report(pod.grouping),
         ),
         sandbox=SandboxReport(
             id=sandbox.id,

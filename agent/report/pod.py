@@ -46,6 +46,16 @@ class ContainerReport(WireStruct, frozen=True, kw_only=True):
     namespaces: dict[str, VerdictEntry]
 
 
+class GroupingReport(WireStruct, frozen=True, kw_only=True):
+    """Why a pod no runtime knows was taken for one: its holder, and the processes that joined
+    the holder's net, ipc and uts namespaces from outside its process tree."""
+
+    holder_pid: int
+    holder_comm: str
+    joined_pids: list[int]  # the top process of each tree that joined
+    text: str  # the same, in a sentence
+
+
 class PodIdentity(WireStruct, frozen=True, kw_only=True):
     """The `pod` section: who the pod is, and on what evidence."""
 
@@ -54,6 +64,7 @@ class PodIdentity(WireStruct, frozen=True, kw_only=True):
     uid: str
     runtime: Runtime
     evidence: Evidence = msgspec.field(name="source")
+    grouping: GroupingReport | UnsetType = UNSET  # for a pod found by its namespaces alone
 
     @property
     def key(self) -> str:
@@ -99,6 +110,8 @@ class FindingReport(WireStruct, frozen=True, kw_only=True):
     ns_type: str
     evidence: dict[str, Any]
     node: str | UnsetType = UNSET  # in lists merged from several agents
+    # `true` on a finding about a pod no runtime knows (found by its namespaces alone).
+    runtime_less: bool | UnsetType = UNSET
 
 
 class ScanErrorReport(WireStruct, frozen=True, kw_only=True):

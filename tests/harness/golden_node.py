@@ -270,10 +270,11 @@ def containerd_unreadable(node: Node) -> None:
 
 def runtime_less(node: Node) -> None:
     """No runtime state at all: a pause holder, and two apps in its net, ipc and uts with a pid
-    and mnt namespace each."""
+    and mnt namespace each, which joined the holder from outside its process tree (started by a
+    shim, pid 499, as runc starts them)."""
     node.proc.add(500, "pause", start_time=5, namespaces=HOLDER_NS)
-    node.proc.add(502, "app", ppid=500, start_time=9, namespaces=HOLDER_NS | own(502))
-    node.proc.add(503, "Web (Content)", ppid=500, start_time=9, namespaces=HOLDER_NS | own(503))
+    node.proc.add(502, "app", ppid=499, start_time=9, namespaces=HOLDER_NS | own(502))
+    node.proc.add(503, "Web (Content)", ppid=499, start_time=9, namespaces=HOLDER_NS | own(503))
 
 
 def host_processes(node: Node) -> None:

@@ -197,17 +197,18 @@ def test_runtime_less_pod_is_found_by_shared_namespaces(node: Node) -> None:
     holder_ns = {"net": NET_B, "ipc": IPC_B, "uts": UTS_B}
     node.proc.add(500, "sleep", start_time=5, namespaces=holder_ns)  # longest-lived, not pause
     node.proc.add(501, "pause", start_time=7, namespaces=holder_ns)
+    # Started from outside the holder's tree (by a runtime's shim, pid 499), as runc starts them.
     node.proc.add(
         502,
         "app",
-        ppid=501,
+        ppid=499,
         start_time=9,
         namespaces=holder_ns | {"mnt": 4026532600, "pid": 4026532601},
     )
     node.proc.add(
         503,
         "app",
-        ppid=501,
+        ppid=499,
         start_time=9,
         namespaces=holder_ns | {"mnt": 4026532602, "pid": 4026532603},
     )
@@ -220,6 +221,7 @@ def test_runtime_less_pod_is_found_by_shared_namespaces(node: Node) -> None:
     pod = snapshot.pods[0]
     assert (pod.runtime, pod.evidence, pod.sandbox.pid) == ("none", "namespaces", 501)
     assert sorted(c.pid for c in pod.containers) == [502, 503]
+    assert pod.grouping is not None and pod.grouping.joined_pids == (502, 503)
     assert all(c.namespaces["net"].verdict is Verdict.POD for c in pod.containers)
     assert all(c.namespaces["mnt"].verdict is Verdict.PRIVATE for c in pod.containers)
 

@@ -5,6 +5,7 @@ node, and change nothing else."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -14,6 +15,7 @@ import pytest
 from harness.daemonset_run import HOST_PATH_CHECKS, HostPathRefusedError, check_host_path
 from harness.manifests import (
     AGENT_KUSTOMIZATIONS,
+    DEPLOY,
     LAYOUT_OVERLAYS,
     LAYOUT_PATHS,
     Document,
@@ -102,6 +104,23 @@ def test_the_namespace_and_rbac_are_the_bases() -> None:
     for overlay in LAYOUT_OVERLAYS:
         for kind in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ServiceAccount"):
             assert only(render(overlay), kind) == only(render("base"), kind), (overlay, kind)
+
+
+@pytest.mark.parametrize("kubectl", sorted(kubectls()))
+def test_a_layout_combines_with_the_operator_overlay_as_deploy_readme_says(
+    kubectl: str, tmp_path: Path
+) -> None:
+    """A kustomization of one's own: the operator overlay as its base, a copy of the k3s patch."""
+    patch = DEPLOY / "overlays" / "k3s" / "daemonset-k3s.yaml"
+    shutil.copy(patch, tmp_path / patch.name)
+    base = os.path.relpath(DEPLOY / "overlays" / "prometheus-operator", tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        f"bases:\n- {base}\npatchesStrategicMerge:\n- {patch.name}\n"
+    )
+    combined = render(str(tmp_path), kubectls()[kubectl])
+    assert runtime_mounts(combined) == runtime_mounts(render("overlays/k3s"))
+    operator = render("overlays/prometheus-operator")
+    assert only(combined, "ServiceMonitor") == only(operator, "ServiceMonitor")
 
 
 def test_the_kubelets_check_refuses_what_is_missing_or_of_another_kind(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import msgspec
 
 from ..agent.report import Severity
 from .output import emit_document
@@ -25,8 +26,18 @@ FAILING = (Severity.WARNING, Severity.CRITICAL)
     default="table",
     show_default=True,
 )
+@click.option(
+    "--runtime-less",
+    type=click.Choice(("include", "ignore")),
+    default="include",
+    show_default=True,
+    help="Findings about pods no runtime knows (grouped by their namespaces alone): ignore "
+    "leaves them out of the output and of the exit code.",
+)
 @click.pass_obj
-def doctor(sources: Sources, namespace: str | None, all_namespaces: bool, output: str) -> None:
+def doctor(
+    sources: Sources, namespace: str | None, all_namespaces: bool, output: str, runtime_less: str
+) -> None:
     """Check every pod on this node (remote: in the namespace, or -A in the cluster); exit 1 if
     any finding is a warning or worse."""
     if namespace is not None and all_namespaces:
@@ -37,6 +48,9 @@ def doctor(sources: Sources, namespace: str | None, all_namespaces: bool, output
         warn_unreachable(document)
     else:
         document = sources.local.reports.finding_list(namespace)
+    if runtime_less == "ignore":
+        kept = [item for item in document.items if item.runtime_less is not True]
+        document = msgspec.structs.replace(document, items=kept)
     if not emit_document(document, output):
         render_findings(document)
     if any(item.severity in FAILING for item in document.items):

@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 import click
 
 from ..agent import __version__
-from ..agent.report import ALL_NS_TYPES, PodReport, Verdict
+from ..agent.report import ALL_NS_TYPES, PodReport, value_or
 from ..agent.scanner import ScanConfig
 from .agent_command import agent
 from .doctor import doctor
 from .graph import GRAPH_FORMATS, emit_graph
 from .local import LocalSource
 from .lookup import find_pod
-from .output import emit_document
+from .output import emit_document, warn_unseen
 from .pinned import render_pinned
 from .remote import RemoteConfig, warn_unreachable
 from .render import (
@@ -27,7 +27,7 @@ from .render import (
 )
 from .runtime_options import runtime_options
 from .sources import Sources, cluster_options
-from .terminal_text import CommandError, echo_lines
+from .terminal_text import CommandError
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "wide", "json", "yaml")
@@ -49,10 +49,6 @@ def pod_output_option(func: F) -> F:
     """`pod` can also draw the pod."""
     note = " dot prints a Graphviz picture of the pod; svg and png render it (need Graphviz)."
     return output_option(func, FORMATS + GRAPH_FORMATS, note)
-
-
-def warn(message: str) -> None:
-    echo_lines([f"warning: {message}"], err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,12 +103,6 @@ def cli(
     ctx.obj = Sources(local, remote, force_local)
 
 
-def _hint_permissions(source: LocalSource) -> None:
-    hint = source.reports.permission_hint()
-    if hint:
-        warn(hint)
-
-
 @cli.command()
 @click.argument("name")
 @click.option("-n", "--namespace", default=None, help="The pod's Kubernetes namespace.")
@@ -130,10 +120,7 @@ def pod(sources: Sources, name: str, namespace: str | None, output: str) -> None
         emit_graph(report, output)
     elif not emit_document(report, output):
         render_pod(report, wide=output == "wide")
-    if remote is None and any(
-        v.verdict is Verdict.UNKNOWN for c in report.containers for v in c.namespaces.values()
-    ):
-        _hint_permissions(sources.local)
+    warn_unseen(report.errors, "table" if output in GRAPH_FORMATS else output)
 
 
 def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> PodReport:
@@ -141,7 +128,7 @@ def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> 
     try:
         found = find_pod(reports.pod_names(), name, namespace)
     except click.ClickException:
-        _hint_permissions(source)
+        warn_unseen(reports.unseen)  # the pod may be among what the scan could not see
         raise
     pod = reports.find(*found)
     assert pod is not None  # found among the same snapshot's pods
@@ -166,8 +153,7 @@ def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: 
         document = sources.local.reports.pod_list(namespace)
     if not emit_document(document, output):
         render_pod_list(document, wide=output == "wide")
-    if remote is None:
-        _hint_permissions(sources.local)
+    warn_unseen(value_or(document.errors, []), output)
 
 
 @cli.command()
@@ -182,8 +168,7 @@ def pid(sources: Sources, pid: int, output: str) -> None:
         raise CommandError(f"no process {pid} under {source.config.proc_root}")
     if not emit_document(report, output):
         render_process(report, wide=output == "wide")
-    if any(entry.inode is None for entry in report.namespaces.values()):
-        _hint_permissions(source)
+    warn_unseen(report.errors, output)
 
 
 def parse_namespace_argument(value: str) -> tuple[str, int]:
@@ -212,13 +197,17 @@ def namespace_command(sources: Sources, namespace: str | None, output: str) -> N
         pinned = reports.pinned_list()
         if not emit_document(pinned, output):
             render_pinned(pinned, wide=output == "wide")
+        warn_unseen(value_or(pinned.errors, []), output)
         return
     ns_type, inode = parse_namespace_argument(namespace)
     report = reports.namespace_report(ns_type, inode)
+    unseen = value_or(report.errors, [])
     if not report.processes and not report.pins:
+        warn_unseen(unseen)  # a process in it may be among what the scan could not see
         raise CommandError(f"no process is in {ns_type}:[{inode}] and nothing pins it on this node")
     if not emit_document(report, output):
         render_namespace(report, wide=output == "wide")
+    warn_unseen(unseen, output)
 
 
 cli.add_command(agent)

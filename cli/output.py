@@ -1,11 +1,16 @@
-"""Machine-readable output: the documents as JSON or YAML, each in one write."""
+"""Machine-readable output: the documents as JSON or YAML, each in one write; and what a scan
+could not see, said on stderr beside a table."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 
-from ..agent.report import Document
+from ..agent.report import Document, ScanErrorReport, value_or
+from .terminal_text import echo_lines
+
+TABLES = ("table", "wide")
 
 
 def emit_document(document: Document, output: str) -> bool:
@@ -19,3 +24,21 @@ def emit_document(document: Document, output: str) -> bool:
         sys.stdout.write(yaml.safe_dump(document.to_json(), sort_keys=False))
         return True
     return False
+
+
+def unseen_entries(errors: Iterable[ScanErrorReport]) -> list[ScanErrorReport]:
+    """The per-cause entries of a document's `errors` (those that carry a message)."""
+    return [e for e in errors if value_or(e.message, "")]
+
+
+def warn_unseen(errors: Iterable[ScanErrorReport], output: str = "table") -> None:
+    """One warning line per cause on stderr, beside a table; JSON/YAML carry them in `errors`.
+    The messages quote the node (paths, an agent's words): echo_lines escapes them."""
+    if output not in TABLES:
+        return
+    lines = []
+    for entry in unseen_entries(errors):
+        node = value_or(entry.node, "")
+        lines.append(f"warning: {f'node {node}: ' if node else ''}{value_or(entry.message, '')}")
+    if lines:
+        echo_lines(lines, err=True)

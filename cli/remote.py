@@ -12,15 +12,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
+import click
 import msgspec
 
-from ..agent.report import Document, FindingList, PodList, PodReport, WireError, value_or
+from ..agent.report import (
+    Document,
+    FindingList,
+    PodList,
+    PodReport,
+    ScanErrorReport,
+    WireError,
+    value_or,
+)
+from .kubeconfig import find_kubeconfig
 from .terminal_text import CommandError, echo_lines
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
@@ -45,13 +54,17 @@ class RemoteConfig:
 
 
 def kubeconfig_present(kubeconfig: str | None) -> bool:
-    """Whether there is a kubeconfig, found the way kubectl finds one."""
-    if kubeconfig:
+    """Whether there is a usable kubeconfig, found the way kubectl finds one. One that cannot be
+    used counts as none, with a warning; one named with --kubeconfig is an error."""
+    search = find_kubeconfig(kubeconfig)
+    if search.usable:
         return True
-    paths = os.environ.get("KUBECONFIG", "")
-    if paths:
-        return any(Path(p).is_file() for p in paths.split(os.pathsep) if p)
-    return Path("~/.kube/config").expanduser().is_file()
+    if kubeconfig:
+        why = search.unusable.get(kubeconfig, "does not exist")
+        raise click.BadParameter(f"{kubeconfig}: {why}", param_hint="'--kubeconfig'")
+    if search.unusable:
+        echo_lines([f"warning: {search.warning()}"], err=True)
+    return False
 
 
 def cluster_configured(kubeconfig: str | None) -> bool:
@@ -95,7 +108,7 @@ class RemoteSource:
 
             configuration = client.Configuration()
             try:
-                if kubeconfig_present(self.config.kubeconfig):
+                if find_kubeconfig(self.config.kubeconfig).usable:
                     config.load_kube_config(
                         config_file=self.config.kubeconfig,
                         context=self.config.context,
@@ -219,6 +232,7 @@ class RemoteSource:
             node="",
             items=sorted(items, key=lambda i: (i.pod.namespace, i.pod.name)),
             unreachable=dict(sorted(self.unreachable.items())),
+            errors=_merged_errors(lists),
         )
 
     def finding_list(self, namespace: str | None, all_namespaces: bool) -> FindingList:
@@ -233,7 +247,17 @@ class RemoteSource:
                 for item in listing.items
             ],
             unreachable=dict(sorted(self.unreachable.items())),
+            errors=_merged_errors(lists),
         )
+
+
+def _merged_errors(lists: Sequence[PodList] | Sequence[FindingList]) -> list[ScanErrorReport]:
+    """Each agent's `errors`, marked with its node."""
+    return [
+        msgspec.structs.replace(error, node=listing.node)
+        for listing in lists
+        for error in value_or(listing.errors, [])
+    ]
 
 
 def _is_status(document: Any) -> bool:

@@ -35,6 +35,12 @@ class ScanError:
     pid: int | None = None
     path: str | None = None
 
+    @property
+    def process_gone(self) -> bool:
+        """Whether this says only that its process exited mid-scan: a /proc/<pid> file that is
+        no longer there hides nothing."""
+        return self.reason == "vanished" or (self.pid is not None and self.reason == "ENOENT")
+
 
 @dataclass(frozen=True, slots=True)
 class HostReference:

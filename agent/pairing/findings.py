@@ -12,6 +12,11 @@
 A container outside its sandbox's network is reported once, as ContainerNotInPod*, not again as
 IntentMismatch; a pod that asked for a namespace of the container's own (podman `--share net`,
 CRI `CONTAINER`) is not expected to share it.
+
+Every finding is concluded only from data that was read: an unknown verdict (an unreadable
+link, or the node's namespace of that type unreadable) concludes nothing; a sandbox is called
+missing only when nothing that could hide it went unread (`Unread.sandbox_hidden`), and an orphan
+only as `find_orphans` allows. What is left unconcluded is said as a FINDINGS scan error.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from ..model import (
     Pod,
     Runtime,
     SandboxProcess,
+    ScanError,
+    ScanStage,
     Severity,
     Verdict,
 )
 from .expectations import expected_sharing
+from .unread import NOTHING_UNREAD, Unread
 
 NOT_IN_POD = {
     "net": ("ContainerNotInPodNetwork", Severity.CRITICAL, "network"),
@@ -42,9 +50,9 @@ HOST_SHARED_ORDER = ("net", "ipc", "pid", "uts")
 
 
 def compute_findings(
-    pods: Sequence[Pod], orphans: Sequence[PinnedNamespace]
+    pods: Sequence[Pod], orphans: Sequence[PinnedNamespace], unread: Unread = NOTHING_UNREAD
 ) -> tuple[Finding, ...]:
-    found: list[Finding] = [f for pod in pods for f in pod_findings(pod)]
+    found: list[Finding] = [f for pod in pods for f in pod_findings(pod, unread)]
     found.extend(_orphans(orphans))
     return tuple(sorted(found, key=_order))
 
@@ -54,10 +62,10 @@ def _order(finding: Finding) -> tuple[int, str, str, str]:
     return (finding.severity.rank, pod, finding.code, finding.container)
 
 
-def pod_findings(pod: Pod) -> list[Finding]:
+def pod_findings(pod: Pod, unread: Unread = NOTHING_UNREAD) -> list[Finding]:
     """Every finding about one pod, in the order of the catalogue."""
     found = [
-        *_sandbox_missing(pod),
+        *([] if unread.sandbox_hidden else _sandbox_missing(pod)),
         *_not_in_pod(pod),
         *_host_shared(pod),
         *_cross_pod(pod),
@@ -82,6 +90,22 @@ def _sandbox_missing(pod: Pod) -> Iterable[Finding]:
         )
 
 
+def missing_unchecked(pods: Sequence[Pod], unread: Unread) -> tuple[ScanError, ...]:
+    """A FINDINGS error for each pod that would be SandboxMissing, had nothing gone unread."""
+    hidden = unread.sandbox_hidden
+    if not hidden:
+        return ()
+    return tuple(
+        ScanError(
+            ScanStage.FINDINGS,
+            f"not checked for SandboxMissing: pod {pod.key}'s sandbox process was not found, "
+            f"but could be among what was not read ({hidden})",
+        )
+        for pod in pods
+        if next(iter(_sandbox_missing(pod)), None) is not None
+    )
+
+
 def _not_in_pod(pod: Pod) -> Iterable[Finding]:
     if pod.sandbox.process is SandboxProcess.MISSING:
         return  # SandboxMissing says it; there is no sandbox namespace to compare with
@@ -90,7 +114,7 @@ def _not_in_pod(pod: Pod) -> Iterable[Finding]:
         for ns_type, (code, severity, word) in NOT_IN_POD.items():
             verdict = container.namespaces.get(ns_type)
             sandbox_inode = pod.sandbox.namespaces.get(ns_type)
-            if verdict is None or verdict.verdict is Verdict.UNKNOWN or sandbox_inode is None:
+            if verdict is None or verdict.inode is None or sandbox_inode is None:
                 continue
             if verdict.shared_with_sandbox or expected.get(ns_type) == NamespaceMode.CONTAINER:
                 continue

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..model import ContainerIdentity, HostReference, PinnedNamespace, Pod, PodIntent, Process
+from ..model import (
+    ContainerIdentity,
+    HostReference,
+    PinnedNamespace,
+    Pod,
+    PodIntent,
+    Process,
+    ScanError,
+)
+from .unread import NOTHING_UNREAD, Unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +25,12 @@ class PairingInput:
     host: HostReference
     pins: Sequence[PinnedNamespace] = ()
     intents: Mapping[str, PodIntent] = field(default_factory=dict)  # pod uid -> intent
+    unread: Unread = NOTHING_UNREAD  # what the scan could not read (unread_from its errors)
 
 
 @dataclass(frozen=True, slots=True)
 class PairingResult:
     pods: tuple[Pod, ...]
     orphans: tuple[PinnedNamespace, ...]
+    # Findings not concluded because what they rest on could not be read: FINDINGS errors.
+    unconcluded: tuple[ScanError, ...] = ()

@@ -51,6 +51,11 @@ def judge(
     if inode is None:
         return NamespaceVerdict(ns_type, None, Verdict.UNKNOWN, False, reason=error or "unreadable")
     shared = sandbox_inode == inode
+    if host.namespaces.get(ns_type) is None:
+        # The node's or the pod's, private or another pod's: none can be told from the rest.
+        return NamespaceVerdict(
+            ns_type, inode, Verdict.UNKNOWN, shared, reason="the node's namespace is unreadable"
+        )
     if inode == host.namespaces.get(ns_type):
         return NamespaceVerdict(ns_type, inode, Verdict.HOST, shared)
     if shared:
@@ -118,6 +123,7 @@ def host_use(
             for c in containers
             if ns_type in c.namespaces and c.namespaces[ns_type].verdict is Verdict.HOST
         )
-        if names or pod.sandbox.namespaces.get(ns_type) == host.namespaces.get(ns_type):
+        sandbox_inode = pod.sandbox.namespaces.get(ns_type)
+        if names or (sandbox_inode is not None and sandbox_inode == host.namespaces.get(ns_type)):
             used[ns_type] = names
     return used

@@ -47,6 +47,7 @@ class NamespaceReport(Document, frozen=True, kw_only=True):
     pins: list[str]
     orphan: bool
     users: list[PodMember]
+    errors: list[ScanErrorReport] | UnsetType = UNSET  # what the scan could not see, per cause
 
 
 class PinReport(WireStruct, frozen=True, kw_only=True):
@@ -62,6 +63,7 @@ class NamespaceList(Document, frozen=True, kw_only=True):
     taken_at: float
     orphans: list[PinReport]
     items: list[NamespaceFacts]
+    errors: list[ScanErrorReport] | UnsetType = UNSET  # what the scan could not see, per cause
 
 
 class ProcessNamespace(WireStruct, frozen=True, kw_only=True):

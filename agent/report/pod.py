@@ -115,12 +115,17 @@ class FindingReport(WireStruct, frozen=True, kw_only=True):
 
 
 class ScanErrorReport(WireStruct, frozen=True, kw_only=True):
-    """Something a scan could not read."""
+    """Something a scan could not read. In a list document's `errors`, one entry per cause: how
+    many processes or paths it hit (`count`; `path` is one of them) and a sentence that says
+    what was not seen and what would help (`message`)."""
 
     stage: ScanStage
     reason: str
     pid: int | UnsetType = UNSET
     path: str | UnsetType = UNSET
+    count: int | UnsetType = UNSET
+    message: str | UnsetType = UNSET
+    node: str | UnsetType = UNSET  # in lists merged from several agents
 
 
 class PodReport(Document, frozen=True, kw_only=True):
@@ -148,6 +153,7 @@ class PodList(Document, frozen=True, kw_only=True):
     runtimes: dict[str, bool] | UnsetType = UNSET  # which runtimes this scan could read
     items: list[PodReport]
     unreachable: dict[str, str] | UnsetType = UNSET  # node -> why its agent did not answer
+    errors: list[ScanErrorReport] | UnsetType = UNSET  # what the scan could not see, per cause
 
 
 class FindingList(Document, frozen=True, kw_only=True):
@@ -156,6 +162,7 @@ class FindingList(Document, frozen=True, kw_only=True):
     taken_at: float | UnsetType = UNSET
     items: list[FindingReport]
     unreachable: dict[str, str] | UnsetType = UNSET
+    errors: list[ScanErrorReport] | UnsetType = UNSET  # what the scan could not see, per cause
 
 
 class Status(Document, frozen=True, kw_only=True):

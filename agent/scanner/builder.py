@@ -18,7 +18,7 @@ from ..discovery.hostref import choose_host_reference
 from ..discovery.mounts import read_pins
 from ..discovery.procfs import ProcScanner
 from ..model import PodIntent, Snapshot
-from ..pairing import PairingInput
+from ..pairing import PairingInput, unread_from
 from ..runtimes.identities import IdentityResolution
 from ..runtimes.registry import default_resolvers
 from ..runtimes.resolver import RuntimeResolver
@@ -103,6 +103,7 @@ class SnapshotBuilder:
                 host=host,
                 pins=pins,
                 intents=self._intents() if self._intents is not None else {},
+                unread=unread_from(errors),
             )
         )
         return Snapshot(
@@ -115,7 +116,7 @@ class SnapshotBuilder:
             pinned=tuple(pins),
             orphans=result.orphans,
             findings=findings,
-            errors=tuple(errors),
+            errors=(*errors, *result.unconcluded),
             runtimes=runtimes,
             proc_root=self.scanner.proc_root,
             zombies=scan.zombies,

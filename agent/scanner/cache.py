@@ -50,7 +50,7 @@ class ScanCache:
         if self._paired is not None and self._paired[0] == given:
             return self._paired[1]
         result = pair(given, self)
-        paired = (result, compute_findings(result.pods, result.orphans))
+        paired = (result, compute_findings(result.pods, result.orphans, given.unread))
         self._paired = (given, paired)
         return paired
 

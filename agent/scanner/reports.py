@@ -2,14 +2,19 @@
 
 Built with `report.build`; a single pod's report also looks inside its namespaces
 (`namespace_contents`), which enters them and so is done only when that report is asked for.
+Every document says what the scan could not see, one entry per cause (`report.incomplete`):
+the list documents in `errors`, a single pod's or process's report after its own errors.
 """
 
 from __future__ import annotations
 
 import os
+from functools import cached_property
+
+import msgspec
 
 from ..discovery.privileges import CAP_SYS_PTRACE, has_capability
-from ..model import Pod, ScanStage, Snapshot
+from ..model import Pod, Snapshot
 from ..report import (
     FindingList,
     NamespaceList,
@@ -17,17 +22,28 @@ from ..report import (
     PodList,
     PodReport,
     ProcessReport,
+    ScanErrorReport,
     build,
 )
+from ..report.incomplete import Privileges, snapshot_summary
 
-DENIED = ("EACCES", "EPERM")
+
+def held_privileges() -> Privileges:
+    """What this process holds, for the hints of what would have let it see more."""
+    return Privileges(root=os.geteuid() == 0, ptrace=has_capability(CAP_SYS_PTRACE))
 
 
 class NodeReports:
     """Answers report questions from one snapshot."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, held: Privileges | None = None) -> None:
         self.snapshot = snapshot
+        self.held = held if held is not None else held_privileges()
+
+    @cached_property
+    def unseen(self) -> list[ScanErrorReport]:
+        """What the scan could not see, one entry per cause; empty when it saw everything."""
+        return snapshot_summary(self.snapshot, self.held)
 
     def pod_names(self) -> list[tuple[str, str]]:
         """(namespace, name) of every pod, in the snapshot's order; a pair may repeat."""
@@ -35,7 +51,7 @@ class NodeReports:
 
     def pod_list(self, namespace: str | None = None) -> PodList:
         pods = [p for p in self.snapshot.pods if namespace is None or p.namespace == namespace]
-        return build.pod_list(pods, self.snapshot)
+        return msgspec.structs.replace(build.pod_list(pods, self.snapshot), errors=self.unseen)
 
     def find(self, namespace: str, name: str) -> Pod | None:
         return next(
@@ -45,42 +61,34 @@ class NodeReports:
     def pod_report(self, pod: Pod, contents: bool = True) -> PodReport:
         """One pod's report; with `contents`, what is inside its shared namespaces too."""
         if not contents:
-            return build.pod_report(pod, self.snapshot)
-        from ..namespace_contents.collect import pod_details  # pyroute2: ~8 MiB, only if asked
+            report = build.pod_report(pod, self.snapshot)
+        else:
+            from ..namespace_contents.collect import pod_details  # pyroute2: ~8 MiB, if asked
 
-        return build.pod_report(pod, self.snapshot, pod_details(pod, self.snapshot))
+            report = build.pod_report(pod, self.snapshot, pod_details(pod, self.snapshot))
+        return msgspec.structs.replace(report, errors=report.errors + self.unseen)
 
     def process_report(self, pid: int) -> ProcessReport | None:
         process = self.snapshot.processes.get(pid)
-        return None if process is None else build.process_report(process, self.snapshot)
+        if process is None:
+            return None
+        report = build.process_report(process, self.snapshot)
+        return msgspec.structs.replace(report, errors=report.errors + self.unseen)
 
     def namespace_report(self, ns_type: str, inode: int) -> NamespaceReport:
-        return build.namespace_report(ns_type, inode, self.snapshot)
+        report = build.namespace_report(ns_type, inode, self.snapshot)
+        return msgspec.structs.replace(report, errors=self.unseen)
 
     def namespace_list(self) -> NamespaceList:
-        return build.namespace_list(self.snapshot)
+        return msgspec.structs.replace(build.namespace_list(self.snapshot), errors=self.unseen)
 
     def pinned_list(self) -> NamespaceList:
         """The NamespaceList of the namespaces something pins, with the node's orphans: short
         on any node, unlike the list of every namespace."""
-        return build.namespace_list(self.snapshot, pinned_only=True)
+        pinned = build.namespace_list(self.snapshot, pinned_only=True)
+        return msgspec.structs.replace(pinned, errors=self.unseen)
 
     def finding_list(self, namespace: str | None = None) -> FindingList:
-        return build.finding_list(self.snapshot, namespace)
-
-    def permission_hint(self) -> str | None:
-        """A hint when namespace links were unreadable for lack of privilege, else None."""
-        denied = {
-            e.pid
-            for e in self.snapshot.errors
-            if e.stage is ScanStage.NS and e.reason in DENIED and e.pid is not None
-        }
-        denied -= {1}  # pid 1 is unreadable even to root on some VMs
-        if not denied:
-            return None
-        if os.geteuid() != 0 or not has_capability(CAP_SYS_PTRACE):
-            return (
-                f"the namespaces of {len(denied)} processes could not be read: reading another "
-                "user's /proc/<pid>/ns needs CAP_SYS_PTRACE (run as root, or grant the capability)"
-            )
-        return f"the namespaces of {len(denied)} processes could not be read (permission denied)"
+        return msgspec.structs.replace(
+            build.finding_list(self.snapshot, namespace), errors=self.unseen
+        )

@@ -1,0 +1,99 @@
+"""Whether a kubeconfig is there, found the way kubectl finds one, and can serve remote mode.
+
+A kubeconfig the CLI cannot use (HOME unreadable, KUBECONFIG naming a FIFO, an unreadable or
+malformed file) counts as none: local mode runs, after one warning that says which file and why.
+A file named with --kubeconfig is the user's explicit choice: one that cannot be used is an error.
+Nothing here blocks: a FIFO is opened non-blocking and refused, and a read is capped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A kubeconfig with embedded certificates is a few KiB; client-go reads any size, but a file
+# this large is not one a person keeps by hand.
+KUBECONFIG_CAP = 4 << 20
+# One of these makes a YAML mapping a kubeconfig (a file of a merged $KUBECONFIG may hold only
+# some of them).
+KUBECONFIG_KEYS = frozenset({"kind", "clusters", "contexts", "users", "current-context"})
+
+
+class KubeconfigError(ValueError):
+    """A kubeconfig file that cannot be read or is not a kubeconfig; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class KubeconfigSearch:
+    """The usable kubeconfig files found, and why the others were passed over."""
+
+    usable: tuple[str, ...] = ()
+    unusable: dict[str, str] = field(default_factory=dict)  # path -> why
+
+    def warning(self) -> str:
+        """One line for stderr when nothing usable was found but something was passed over."""
+        why = "; ".join(f"{path}: {reason}" for path, reason in self.unusable.items())
+        return f"ignoring the kubeconfig ({why}); scanning this node instead (local mode)"
+
+
+def _reason(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, str(exc))
+
+
+def check_kubeconfig(path: str) -> None:
+    """Raise KubeconfigError unless `path` is a regular, readable YAML mapping; a missing file
+    raises FileNotFoundError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise KubeconfigError(f"cannot be read ({_reason(exc)})") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise KubeconfigError("not a regular file")
+        data = os.read(fd, KUBECONFIG_CAP + 1)
+    except OSError as exc:
+        raise KubeconfigError(f"cannot be read ({_reason(exc)})") from exc
+    finally:
+        os.close(fd)
+    if len(data) > KUBECONFIG_CAP:
+        raise KubeconfigError(f"larger than {KUBECONFIG_CAP >> 20} MiB")
+    import yaml  # only when a kubeconfig is there
+
+    try:
+        document = yaml.safe_load(data)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise KubeconfigError("not YAML") from exc
+    if not isinstance(document, dict) or not KUBECONFIG_KEYS & document.keys():
+        raise KubeconfigError("not a kubeconfig")
+
+
+def _candidates(explicit: str | None) -> list[str]:
+    if explicit:
+        return [explicit]
+    listed = os.environ.get("KUBECONFIG", "")
+    if listed:
+        return [p for p in listed.split(os.pathsep) if p]
+    return [str(Path("~/.kube/config").expanduser())]
+
+
+def find_kubeconfig(explicit: str | None = None) -> KubeconfigSearch:
+    """The kubeconfig files kubectl would read (--kubeconfig, else $KUBECONFIG's list, else
+    ~/.kube/config): which are usable, and why the others are not. A file that is not there
+    is neither."""
+    usable: list[str] = []
+    unusable: dict[str, str] = {}
+    for path in _candidates(explicit):
+        try:
+            check_kubeconfig(path)
+        except FileNotFoundError:
+            continue
+        except KubeconfigError as exc:
+            unusable[path] = str(exc)
+        else:
+            usable.append(path)
+    return KubeconfigSearch(tuple(usable), unusable)

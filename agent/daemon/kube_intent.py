@@ -7,44 +7,131 @@ agent goes on with runtime data alone and says so (`up` is False, with the error
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..model import PodIntent
+from ..runtimes.resolver import is_container_id
 
 LOG = logging.getLogger("nsinspect.kube")
 GONE = 410
+FORBIDDEN = 403
+STATUS_KEYS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
 MAX_BACKOFF_SECONDS = 30.0
 WATCH_SECONDS = 300  # the server ends a watch after this; it is then resumed from the last version
 
 
-def intent_from_pod(pod: Any) -> PodIntent:
-    """A PodIntent from a `V1Pod` of the official client."""
-    spec = pod.spec
-    return PodIntent(
-        host_network=bool(spec.host_network),
-        host_ipc=bool(spec.host_ipc),
-        host_pid=bool(spec.host_pid),
-        share_process_namespace=bool(spec.share_process_namespace),
-        container_names=tuple(c.name for c in spec.containers or ()),
-        name=pod.metadata.name or "",
-        namespace=pod.metadata.namespace or "",
+def intent_from_pod(pod: object) -> tuple[str, PodIntent] | None:
+    """A pod object of the API (its JSON) -> (uid, intent); None without a uid. Any other key
+    missing or of the wrong type is taken as unset: one odd pod never costs the others."""
+    metadata, spec = _object(_object(pod).get("metadata")), _object(_object(pod).get("spec"))
+    uid = _text(metadata.get("uid"))
+    if not uid:
+        return None
+    return uid, PodIntent(
+        host_network=spec.get("hostNetwork") is True,
+        host_ipc=spec.get("hostIPC") is True,
+        host_pid=spec.get("hostPID") is True,
+        share_process_namespace=spec.get("shareProcessNamespace") is True,
+        container_names=tuple(
+            name for c in _list(spec.get("containers")) if (name := _text(_object(c).get("name")))
+        ),
+        name=_text(metadata.get("name")),
+        namespace=sys.intern(_text(metadata.get("namespace"))),
+        container_ids=_container_ids(_object(_object(pod).get("status"))),
     )
 
 
-def load_core_api(kubeconfig: str | None, context: str | None = None) -> Any:
-    """A CoreV1Api from a kubeconfig file, or from the in-cluster service account."""
+def _container_ids(status: dict[str, object]) -> dict[str, str]:
+    """Runtime container id -> container name, from every kind of container status. The id is
+    kept only where it can match a container on the node: 64 hex digits after the runtime's
+    `<scheme>://` (`containerd://`, `cri-o://`, `docker://`)."""
+    found: dict[str, str] = {}
+    for key in STATUS_KEYS:
+        for entry in _list(status.get(key)):
+            name = _text(_object(entry).get("name"))
+            _, sep, container_id = _text(_object(entry).get("containerID")).partition("://")
+            if name and sep and is_container_id(container_id):
+                found[container_id] = sys.intern(name)
+    return found
+
+
+def _object(value: object) -> dict[str, object]:
+    """A JSON object's fields; {} for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def node_intents(listing: object) -> tuple[dict[str, PodIntent], str]:
+    """A PodList (its JSON) -> intents by pod uid, and the list's resourceVersion."""
+    listing = _object(listing)
+    pairs = (intent_from_pod(pod) for pod in _list(listing.get("items")))
+    version = _text(_object(listing.get("metadata")).get("resourceVersion"))
+    return dict(pair for pair in pairs if pair is not None), version
+
+
+def list_node_intents(
+    core: Any, node_name: str, timeout: tuple[float, float] = (5, 30)
+) -> tuple[dict[str, PodIntent], str]:
+    """The intents of the pods on one node, listed once, and the list's resourceVersion.
+
+    Read as JSON, not as the official client's models: the client refuses a whole list for
+    one pod it cannot build, where `intent_from_pod` keeps what it can of each."""
+    response = core.list_pod_for_all_namespaces(
+        field_selector=f"spec.nodeName={node_name}",
+        _request_timeout=timeout,
+        _preload_content=False,
+    )
+    try:
+        listing = json.loads(response.data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the pod list is not JSON: {exc}") from exc
+    return node_intents(listing)
+
+
+def api_error_reason(exc: Exception) -> str:
+    """Why a call to the API server failed, in a short phrase."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        if exc.status == FORBIDDEN:
+            return f"forbidden by RBAC (403): {exc.reason}"
+        return f"API error {exc.status}: {exc.reason}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def load_core_api(
+    kubeconfig: str | None,
+    context: str | None = None,
+    *,
+    in_cluster: bool | None = None,
+    retries: int | None = None,
+) -> Any:
+    """A CoreV1Api from a kubeconfig file (its default places where `kubeconfig` is None), or
+    from the in-cluster service account (by default when no kubeconfig is given). `retries`:
+    how often urllib3 tries again after a failed connection (its default when None)."""
     from kubernetes import client, config  # heavy (~20 MiB): only when a cluster is configured
 
     configuration = client.Configuration()
-    if kubeconfig:
+    if in_cluster if in_cluster is not None else not kubeconfig:
+        config.load_incluster_config(client_configuration=configuration)
+    else:
         config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=configuration
         )
-    else:
-        config.load_incluster_config(client_configuration=configuration)
+    if retries is not None:
+        configuration.retries = retries
     return client.CoreV1Api(client.ApiClient(configuration))
 
 
@@ -84,9 +171,9 @@ class PodIntentWatcher:
                 if exc.status == GONE:
                     LOG.info("pod watch expired (410 Gone); listing again")
                     continue
-                self._down(f"API error {exc.status}: {exc.reason}")
+                self._down(api_error_reason(exc))
             except Exception as exc:  # urllib3, socket, config errors: all mean "not reachable"
-                self._down(f"{type(exc).__name__}: {exc}")
+                self._down(api_error_reason(exc))
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
@@ -96,19 +183,12 @@ class PodIntentWatcher:
         self.up = False
         self.last_error = error
 
-    def _selector(self) -> str:
-        return f"spec.nodeName={self.node_name}"
-
     def _relist(self, core: Any) -> str:
-        listing = core.list_pod_for_all_namespaces(
-            field_selector=self._selector(), _request_timeout=(5, 30)
-        )
-        self._intents = {pod.metadata.uid: intent_from_pod(pod) for pod in listing.items}
+        self._intents, version = list_node_intents(core, self.node_name)
         if not self.up:
             LOG.info("Kubernetes API up: %d pods on node %s", len(self._intents), self.node_name)
         self.up = True
         self.last_error = ""
-        version: str = listing.metadata.resource_version
         return version
 
     def _watch(self, core: Any, version: str) -> None:
@@ -116,22 +196,31 @@ class PodIntentWatcher:
         from kubernetes import watch
 
         while not self._stop.is_set():
-            stream = watch.Watch()
+            # "object": events as the API's JSON, read by intent_from_pod, not the client's models.
+            stream = watch.Watch(return_type="object")
             for event in stream.stream(
                 core.list_pod_for_all_namespaces,
-                field_selector=self._selector(),
+                field_selector=f"spec.nodeName={self.node_name}",
                 resource_version=version,
                 timeout_seconds=WATCH_SECONDS,
                 allow_watch_bookmarks=True,
                 _request_timeout=(5, WATCH_SECONDS + 30),
             ):
-                pod = event["object"]
-                version = pod.metadata.resource_version or version
-                if event["type"] in ("ADDED", "MODIFIED"):
-                    self._intents = {**self._intents, pod.metadata.uid: intent_from_pod(pod)}
-                elif event["type"] == "DELETED":
-                    self._intents = {
-                        uid: i for uid, i in self._intents.items() if uid != pod.metadata.uid
-                    }
+                version = self._apply(event) or version
                 if self._stop.is_set():
                     stream.stop()
+
+    def _apply(self, event: object) -> str:
+        """One watch event (a line that was not JSON comes as None) applied to the intents;
+        the resourceVersion it carries, "" for none."""
+        event = _object(event)
+        pod = event.get("raw_object")
+        metadata = _object(_object(pod).get("metadata"))
+        if event.get("type") in ("ADDED", "MODIFIED"):
+            found = intent_from_pod(pod)
+            if found is not None:
+                self._intents = {**self._intents, found[0]: found[1]}
+        elif event.get("type") == "DELETED":
+            gone = _text(metadata.get("uid"))
+            self._intents = {uid: i for uid, i in self._intents.items() if uid != gone}
+        return _text(metadata.get("resourceVersion"))

@@ -14,16 +14,15 @@ from typing import Protocol
 
 from ..model import HostReference, Pod, Process
 from .candidates import ContainerProcesses, PodCandidate
-from .findings import compute_findings, missing_unchecked
+from .findings import compute_findings
 from .inputs import PairingInput, PairingResult
+from .kube_names import name_from_kubernetes
 from .namespace_groups import NamespaceGroup, group_pod, namespace_groups
 from .orphans import find_orphans
 from .runtime_pods import pids_by_container, runtime_pods, unclaimed_processes
-from .unread import NOTHING_UNREAD, Unread, unread_from
 from .verdicts import Owners, judge_pod, sandbox_owners
 
 __all__ = [
-    "NOTHING_UNREAD",
     "ContainerProcesses",
     "NamespaceGroup",
     "Owners",
@@ -31,12 +30,10 @@ __all__ = [
     "PairingResult",
     "PodCandidate",
     "PodSteps",
-    "Unread",
     "compute_findings",
     "group_pod",
     "judge_pod",
     "pair",
-    "unread_from",
 ]
 
 
@@ -81,10 +78,10 @@ def pair(given: PairingInput, steps: PodSteps | None = None) -> PairingResult:
     candidates = runtime_pods(given, pids)
     unclaimed = unclaimed_processes(given, pids, candidates)
     candidates += steps.group_pods(namespace_groups(unclaimed, given.host, given.pins), given.host)
+    candidates = name_from_kubernetes(candidates, given.intents)
     owners = sandbox_owners(candidates, given.host)
     pods = sorted(
         steps.judge_pods(candidates, given.processes, given.host, owners),
         key=lambda pod: (pod.namespace, pod.name, pod.uid),
     )
-    orphans, unchecked = find_orphans(given.pins, given.processes, pods, given.unread)
-    return PairingResult(tuple(pods), orphans, unchecked + missing_unchecked(pods, given.unread))
+    return PairingResult(tuple(pods), find_orphans(given.pins, given.processes, pods))

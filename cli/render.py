@@ -29,6 +29,7 @@ from ..agent.report import (
     value_or,
 )
 from .details import detail_lines
+from .runtime_lines import runtime_lines
 from .summary import summarize
 from .table import Cell, dash, format_table
 from .terminal_text import EscapedLine, echo_lines, escape_controls
@@ -142,8 +143,9 @@ def _sharing_cell(report: PodReport, ns_type: str) -> str:
 
 
 def render_pod_list(pod_list: PodList, wide: bool = False) -> None:
+    runtimes = runtime_lines(value_or(pod_list.runtimes, [])) if wide else []
     if not pod_list.items:
-        echo_lines(["No pods found."])
+        echo_lines(["No pods found.", *runtimes])
         return
     headers = ["NAMESPACE", "NAME", "RUNTIME", "SANDBOX", "CONTAINERS", "NET", "IPC", "UTS", "PID"]
     headers.append("FINDINGS")
@@ -171,7 +173,7 @@ def render_pod_list(pod_list: PodList, wide: bool = False) -> None:
                 dash(sandbox.namespaces.get("net")),
             ]
         rows.append([Cell(value) for value in row])
-    echo_lines(format_table(headers, rows))
+    echo_lines([*format_table(headers, rows), *runtimes])
 
 
 def render_process(report: ProcessReport, wide: bool = False) -> None:

@@ -21,8 +21,11 @@ def runtime_options(func: F) -> F:
         envvar="NSINSPECT_CRI_SOCKET",
         metavar="PATH",
         help="A CRI socket (node path, under --host-root); repeatable. When it answers, the "
-        "CRI decides pod names, uids, sandbox pids and requested sharing. Default: "
-        f"{', '.join(DEFAULT_CRI_SOCKETS)} where present. Env: NSINSPECT_CRI_SOCKET.",
+        "CRI decides pod names, uids, sandbox pids and requested sharing. Given, exactly these "
+        "sockets are asked; without it, the sockets the runtimes' own processes name (containerd's "
+        "shims, crio, cri-dockerd) and the published layouts present on the node (k3s, RKE2, "
+        f"microk8s, k0s; {', '.join(DEFAULT_CRI_SOCKETS)}). `pods -o wide` says where each was "
+        "found. Env: NSINSPECT_CRI_SOCKET.",
     )(func)
     return click.option(
         "--runtime-state",
@@ -31,7 +34,8 @@ def runtime_options(func: F) -> F:
         envvar="NSINSPECT_RUNTIME_STATE",
         metavar="RUNTIME=DIR",
         callback=_parse_state_dirs,
-        help="A runtime's state directory where not the default (node path); repeatable. "
+        help="A runtime's state directory (node path), exactly this one; repeatable. Without it, "
+        "found from the runtime's processes and the published layouts. "
         + "; ".join(f"{name}: {what}" for name, what in STATE_DIRS.items())
         + ". Env: NSINSPECT_RUNTIME_STATE.",
     )(func)

@@ -7,10 +7,7 @@ do this on purpose are the runtimes (containerd and its shims, CRI-O, conmon, pi
 podman), and there are a handful of them. So only their fd tables are read.
 
 Everything here is read from processes that may be hostile:
-- A runtime is told by its executable, never by its name: any process can call itself
-  `containerd` (prctl PR_SET_NAME). Its `exe` must carry a runtime's name, be a file owned by root
-  (or by the scanner's own user) that no one else may write, and run in the node's mount
-  namespace, where the runtimes live; a container's process fails the last two.
+- A runtime is told by its executable, never by its name (runtime_processes.runtime_exe).
 - An fd is never opened in a way that can block or act on a device: a FIFO without a writer
   blocks a plain open for ever, and the holder can swap what an fd number points to at any moment.
   `readlink` names most nsfs fds outright (`net:[4026532177]`). One opened through a bind mount
@@ -26,34 +23,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..model import NS_TYPES, PinnedNamespace, Process, ScanError, ScanStage, errno_name
 from .procfs import parse_ns_link
+from .runtime_processes import RUNTIME_COMMS, runtime_exe
 
-# comm (at most 15 characters) of the runtimes: the cheap first filter, never the proof.
-RUNTIME_COMMS = frozenset(
-    {"containerd", "containerd-shim", "crio", "conmon", "conmonrs", "pinns", "dockerd", "podman"}
-)
-# Basenames of the runtimes' executables. k3s runs containerd from its multi-call binary, so
-# its containerd's exe is `k3s`.
-RUNTIME_EXES = frozenset(
-    {
-        "containerd",
-        "containerd-shim",
-        "containerd-shim-runc-v1",
-        "containerd-shim-runc-v2",
-        "crio",
-        "conmon",
-        "conmonrs",
-        "pinns",
-        "dockerd",
-        "podman",
-        "k3s",
-    }
-)
 # A runtime holds a few hundred to a few thousand fds on a busy node (sockets and stdio FIFOs,
 # mostly); a shim a dozen. One fd costs ~6.5 us (a readlink), so the scan's bound keeps a
 # runtime's table, however large, within ~55 ms of a scan.
@@ -89,28 +65,9 @@ def read_fd_pins(
     """Namespaces the runtimes' processes hold open, as pins at `/proc/<pid>/fd/<n>`."""
     reader = _FdReader(proc_root, processes, errors)
     for pid, process in processes.items():
-        if process.comm in RUNTIME_COMMS and is_runtime_process(proc_root, process, host_mnt):
+        if process.comm in RUNTIME_COMMS and runtime_exe(proc_root, process, host_mnt):
             reader.read(pid)
     return reader.result
-
-
-def is_runtime_process(proc_root: str, process: Process, host_mnt: int | None) -> bool:
-    """Whether a process is a runtime by its executable and where it runs (see the module)."""
-    if host_mnt is None or process.namespaces.get("mnt") != host_mnt:
-        return False
-    exe = f"{proc_root}/{process.pid}/exe"
-    try:
-        name = os.path.basename(os.readlink(exe)).removesuffix(" (deleted)")
-        # stat follows the magic link to the executable's inode, in whatever mount it lives.
-        found = os.stat(exe)
-    except OSError:
-        return False
-    return (
-        name in RUNTIME_EXES
-        and stat.S_ISREG(found.st_mode)
-        and found.st_uid in (0, os.geteuid())
-        and not found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    )
 
 
 class _FdReader:

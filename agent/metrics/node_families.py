@@ -80,10 +80,33 @@ def fds_skipped(snapshot: Snapshot) -> GaugeFamily:
 
 def runtime_up(snapshot: Snapshot) -> GaugeFamily:
     family = GaugeFamily(
-        "nsinspect_runtime_up", "1 when the runtime's state was found on this node.", ["runtime"]
+        "nsinspect_runtime_up",
+        "1 when the runtime could be read by the latest scan: `cri:<socket>` for a CRI socket, "
+        "the runtime's name for its state on disk (1 when any of its state directories was).",
+        ["runtime"],
     )
-    for runtime, up in sorted(snapshot.runtimes.items()):
-        family.add([runtime], 1 if up else 0)
+    for label, readable in sorted(snapshot.runtimes_read.items()):
+        family.add([label], 1 if readable else 0)
+    return family
+
+
+def runtime_location(snapshot: Snapshot) -> GaugeFamily:
+    family = GaugeFamily(
+        "nsinspect_runtime_location_info",
+        "Where the latest scan looked for each runtime and how it found the place (flag, "
+        "process, layout, default); 1 per place.",
+        ["runtime", "what", "path", "found_by"],
+    )
+    for location in snapshot.runtimes:
+        family.add(
+            [
+                str(location.runtime),
+                str(location.kind),
+                location.shown_path,
+                str(location.found_by),
+            ],
+            1,
+        )
     return family
 
 
@@ -95,4 +118,5 @@ NODE_FAMILIES = (
     zombies,
     fds_skipped,
     runtime_up,
+    runtime_location,
 )

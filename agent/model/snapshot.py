@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .pods import Finding, Pod
-from .vocabulary import HostReferenceKind, ScanStage
+from .vocabulary import FoundBy, HostReferenceKind, LocationKind, Runtime, ScanStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,33 @@ class PinnedNamespace:
 
 
 @dataclass(frozen=True, slots=True)
+class RuntimeLocation:
+    """Where one runtime was looked for this scan, how that place was found, and whether it
+    could be read."""
+
+    runtime: Runtime  # `cri` for a flagged socket whose runtime nsinspect cannot tell
+    kind: LocationKind
+    path: str  # a node path
+    found_by: FoundBy
+    pid: int | None = None  # the runtime process it was read from (found_by `process`)
+    exe: str = ""  # that process's executable's basename
+    argument: str = ""  # which of its arguments said so (`-address`, `cwd`, `config state`)
+    readable: bool = False  # read this scan
+    reason: str = ""  # why not, when not readable
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """One entry per runtime, kind and path, however many processes named it."""
+        return (self.runtime, self.kind, self.path)
+
+    @property
+    def shown_path(self) -> str:
+        """The path as valid UTF-8 for documents and metrics: a byte that is not UTF-8 (kept as
+        a lone surrogate by os.fsdecode) is written `\\xNN`."""
+        return self.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     node: str
     taken_at: float  # unix seconds
@@ -72,7 +99,21 @@ class Snapshot:
     orphans: tuple[PinnedNamespace, ...] = ()
     findings: tuple[Finding, ...] = ()
     errors: tuple[ScanError, ...] = ()
-    runtimes: Mapping[str, bool] = field(default_factory=dict)  # resolver -> state read
+    runtimes: tuple[RuntimeLocation, ...] = ()  # where each runtime was looked for, and how
     proc_root: str = "/proc"
     zombies: int = 0  # exited, not yet reaped: in no namespace, so not among the processes
     fds_skipped: int = 0  # runtime fds left unread by the scan's bounds (discovery.fds)
+
+    @property
+    def runtimes_read(self) -> dict[str, bool]:
+        """`cri:<socket>` for a CRI socket, the runtime's name for its state on disk -> whether
+        this scan could read it (any one of the runtime's state directories, for the latter)."""
+        read: dict[str, bool] = {}
+        for location in self.runtimes:
+            label = (
+                f"cri:{location.shown_path}"
+                if location.kind is LocationKind.CRI_SOCKET
+                else str(location.runtime)
+            )
+            read[label] = read.get(label, False) or location.readable
+        return read

@@ -23,6 +23,7 @@ from ..model import (
     PodRef,
     Process,
     Role,
+    RuntimeLocation,
     ScanError,
     Snapshot,
 )
@@ -48,6 +49,7 @@ from .pod import (
     PodIdentity,
     PodList,
     PodReport,
+    RuntimeLocationReport,
     SandboxReport,
     ScanErrorReport,
     VerdictEntry,
@@ -60,6 +62,20 @@ def scan_error_report(error: ScanError) -> ScanErrorReport:
         reason=error.reason,
         pid=UNSET if error.pid is None else error.pid,
         path=UNSET if error.path is None else error.path,
+    )
+
+
+def runtime_location_report(location: RuntimeLocation) -> RuntimeLocationReport:
+    return RuntimeLocationReport(
+        runtime=location.runtime,
+        what=location.kind,
+        path=location.shown_path,
+        found_by=location.found_by,
+        pid=UNSET if location.pid is None else location.pid,
+        exe=location.exe or UNSET,
+        argument=location.argument or UNSET,
+        readable=location.readable,
+        reason=location.reason or UNSET,
     )
 
 
@@ -188,7 +204,7 @@ def pod_list(pods: Iterable[Pod], snapshot: Snapshot) -> PodList:
     return PodList(
         node=snapshot.node,
         taken_at=snapshot.taken_at,
-        runtimes=dict(snapshot.runtimes),
+        runtimes=[runtime_location_report(location) for location in snapshot.runtimes],
         items=[pod_report(pod, snapshot, index=index) for pod in pods],
     )
 

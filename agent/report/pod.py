@@ -13,7 +13,9 @@ from msgspec import UNSET, UnsetType
 
 from ..model import (
     Evidence,
+    FoundBy,
     HostReferenceKind,
+    LocationKind,
     NamespaceMode,
     PodRef,
     Role,
@@ -128,6 +130,20 @@ class ScanErrorReport(WireStruct, frozen=True, kw_only=True):
     node: str | UnsetType = UNSET  # in lists merged from several agents
 
 
+class RuntimeLocationReport(WireStruct, frozen=True, kw_only=True):
+    """Where a runtime was looked for, how that place was found, and whether it was read."""
+
+    runtime: Runtime
+    what: LocationKind
+    path: str  # a node path
+    found_by: FoundBy
+    pid: int | UnsetType = UNSET  # the runtime process that named it (found_by `process`)
+    exe: str | UnsetType = UNSET  # that process's executable
+    argument: str | UnsetType = UNSET  # which of its arguments (`-address`, `cwd`, ...)
+    readable: bool
+    reason: str | UnsetType = UNSET  # why it could not be read
+
+
 class PodReport(Document, frozen=True, kw_only=True):
     kind: str = "PodReport"
     node: str
@@ -150,7 +166,7 @@ class PodList(Document, frozen=True, kw_only=True):
     kind: str = "PodList"
     node: str  # "" for a list merged from several agents
     taken_at: float | UnsetType = UNSET
-    runtimes: dict[str, bool] | UnsetType = UNSET  # which runtimes this scan could read
+    runtimes: list[RuntimeLocationReport] | UnsetType = UNSET  # where the scan found them
     items: list[PodReport]
     unreachable: dict[str, str] | UnsetType = UNSET  # node -> why its agent did not answer
     errors: list[ScanErrorReport] | UnsetType = UNSET  # what the scan could not see, per cause

@@ -11,31 +11,34 @@ so the pod keeps its runtime's description of the pinned namespaces and the requ
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..model import ContainerIdentity, Process, Role, ScanError, container_init_pid
 from .cgroup_pods import cgroup_identities
 from .cgroups import CgroupMatch
 from .resolver import RuntimeResolver
 
+NOT_PRESENT = "not present"
+
 
 class IdentityResolution:
-    def __init__(self, resolvers: list[RuntimeResolver]) -> None:
-        self.resolvers = resolvers
+    def __init__(self) -> None:
         self._identities: dict[str, ContainerIdentity] = {}
 
     def identify(
         self,
+        resolvers: Sequence[RuntimeResolver],
         memberships: Mapping[int, CgroupMatch],
         processes: Mapping[int, Process],
         errors: list[ScanError],
-    ) -> tuple[dict[str, ContainerIdentity], dict[str, bool]]:
-        """Container id -> identity, and runtime -> whether it could be read this scan."""
+    ) -> tuple[dict[str, ContainerIdentity], list[str | None]]:
+        """Container id -> identity, and for each resolver None when it could be read this scan,
+        else why not."""
         live = {match.container_id: match for match in memberships.values()}
         for gone in self._identities.keys() - live.keys():
             del self._identities[gone]
-        present = [r for r in self.resolvers if r.available()]
-        up = [r for r in present if r.refresh(errors)]
+        reasons = [_refresh(resolver, errors) for resolver in resolvers]
+        up = [r for r, reason in zip(resolvers, reasons, strict=True) if reason is None]
         for container_id, match in live.items():
             if container_id not in self._identities:
                 identity = self._ask(up, match, errors)
@@ -47,7 +50,7 @@ class IdentityResolution:
         comms = _init_comms(unknown, memberships, processes)
         identities.update(cgroup_identities(unknown, comms, identities.values()))
         identities.update(self._processless_sandboxes(identities, up, errors))
-        return identities, {r.name: r in up for r in self.resolvers}
+        return identities, reasons
 
     @staticmethod
     def _ask(
@@ -78,6 +81,16 @@ class IdentityResolution:
             if sandbox is not None and sandbox.role is Role.SANDBOX:
                 found[sandbox_id] = sandbox
         return found
+
+
+def _refresh(resolver: RuntimeResolver, errors: list[ScanError]) -> str | None:
+    """None when the resolver's runtime could be read this scan, else why not."""
+    if not resolver.available():
+        return NOT_PRESENT
+    before = len(errors)
+    if resolver.refresh(errors):
+        return None
+    return errors[-1].reason if len(errors) > before else "unreadable"
 
 
 def _init_comms(

@@ -17,11 +17,11 @@ from ..discovery.fds import read_fd_pins
 from ..discovery.hostref import choose_host_reference
 from ..discovery.mounts import read_pins
 from ..discovery.procfs import ProcScanner
-from ..model import PodIntent, Snapshot
+from ..discovery.runtime_processes import RuntimeProcessReader
+from ..model import FoundBy, PodIntent, Snapshot
 from ..pairing import PairingInput, unread_from
-from ..runtimes.identities import IdentityResolution
-from ..runtimes.registry import default_resolvers
-from ..runtimes.resolver import RuntimeResolver
+from ..runtimes.identities import NOT_PRESENT, IdentityResolution
+from ..runtimes.registry import RuntimeRegistry, with_status
 from .cache import ScanCache
 from .gc_pause import gc_paused
 
@@ -31,10 +31,16 @@ class ScanConfig:
     proc_root: str = "/proc"
     host_root: str = "/"  # where the node's /run and /var/lib are: "/host" in a DaemonSet
     node_name: str = ""
-    # CRI sockets (node paths); None: containerd's and CRI-O's usual ones, where present.
+    # CRI sockets (node paths), exactly these; None: those the runtimes' processes name and the
+    # published layouts present on the node.
     cri_sockets: tuple[str, ...] | None = None
-    # runtime -> state directory (node path), where not the default; see runtimes.STATE_DIRS.
+    # runtime -> its state directory (node path), exactly this; runtimes not named here are
+    # found from their processes and layouts. See runtimes.STATE_DIRS.
     state_dirs: Mapping[str, str] = field(default_factory=dict)
+
+
+# Places named by the flags or by a runtime's process: reported even when absent.
+ALWAYS_SHOWN = (FoundBy.FLAG, FoundBy.PROCESS)
 
 
 class ProcRootError(Exception):
@@ -45,7 +51,6 @@ class SnapshotBuilder:
     def __init__(
         self,
         config: ScanConfig,
-        resolvers: list[RuntimeResolver] | None = None,
         intents: Callable[[], Mapping[str, PodIntent]] | None = None,
     ) -> None:
         """`intents` gives the Kubernetes pod specs by pod uid, when the API is reachable."""
@@ -56,12 +61,9 @@ class SnapshotBuilder:
         self.config = config
         self.node_name = config.node_name or os.uname().nodename
         self.scanner = ProcScanner(config.proc_root)
-        self.resolvers = (
-            default_resolvers(config.host_root, config.state_dirs, config.cri_sockets)
-            if resolvers is None
-            else resolvers
-        )
-        self.identities = IdentityResolution(self.resolvers)
+        self.runtime_processes = RuntimeProcessReader(config.proc_root)
+        self.registry = RuntimeRegistry(config.host_root, config.state_dirs, config.cri_sockets)
+        self.identities = IdentityResolution()
         self.cache = ScanCache()
         self._intents = intents
         # What the scan running now is doing, for the watchdog that tells where a scan is stuck.
@@ -93,7 +95,19 @@ class SnapshotBuilder:
         pins += fd_pins.pins
         self.step = "runtimes"
         memberships = self.cache.memberships(scan.processes)
-        identities, runtimes = self.identities.identify(memberships, scan.processes, errors)
+        runtime_processes = self.runtime_processes.read(
+            scan.processes, host.namespaces.get("mnt"), memberships.keys()
+        )
+        located = self.registry.locate(runtime_processes)
+        identities, reasons = self.identities.identify(
+            [entry.resolver for entry in located], memberships, scan.processes, errors
+        )
+        runtimes = tuple(
+            with_status(entry.location, reason)
+            for entry, reason in zip(located, reasons, strict=True)
+            # A layout or default path that is not on this node is no news.
+            if reason != NOT_PRESENT or entry.location.found_by in ALWAYS_SHOWN
+        )
         self.step = "pairing"
         result, findings = self.cache.pair(
             PairingInput(

@@ -14,12 +14,12 @@ from harness.oci_images import PAUSE_IMAGE
 
 CONFIG_TOML = """version = 2
 root = "{lab}/root"
-state = "{lab}/state"
+state = "{state}"
 oom_score = 0
 [grpc]
-  address = "{lab}/containerd.sock"
+  address = "{socket}"
 [ttrpc]
-  address = "{lab}/containerd.sock.ttrpc"
+  address = "{socket}.ttrpc"
 [debug]
   address = "{lab}/containerd-debug.sock"
   level = "info"
@@ -60,11 +60,22 @@ CNI_CONFLIST = """{{"cniVersion": "1.0.0", "name": "{network}",
 """
 
 
-def write_config(lab: Path, bridge: str, subnet: str) -> Path:
-    """Write both files under `lab`; returns the path of config.toml."""
+def write_config(
+    lab: Path, bridge: str, subnet: str, socket: str | None = None, state: str | None = None
+) -> Path:
+    """Write both files under `lab`; returns the path of config.toml. containerd's socket and
+    state directory are under `lab` too unless given (a distribution's layout, say)."""
     runc = shutil.which("runc") or "/usr/sbin/runc"
     config = lab / "config.toml"
-    config.write_text(CONFIG_TOML.format(lab=lab, pause=PAUSE_IMAGE, runc=runc))
+    config.write_text(
+        CONFIG_TOML.format(
+            lab=lab,
+            pause=PAUSE_IMAGE,
+            runc=runc,
+            socket=socket or f"{lab}/containerd.sock",
+            state=state or f"{lab}/state",
+        )
+    )
     (lab / "net.d").mkdir(parents=True, exist_ok=True)
     (lab / "net.d" / "10-nsi-bridge.conflist").write_text(
         CNI_CONFLIST.format(network=f"nsi-net-{bridge}", bridge=bridge, subnet=subnet, lab=lab)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -34,6 +35,22 @@ from harness.oci_images import (
 )
 from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as r
 from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2_grpc as r_grpc
+
+
+def remove_outside(directory: Path) -> list[str]:
+    """Remove a directory the node made outside its lab: first whatever is still mounted below
+    it (a pod's shm, a task's rootfs after a failed teardown), then the tree; what could not be
+    removed, as problems."""
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [Path(line.split(" ")[4]) for line in mountinfo]
+    for point in sorted((p for p in points if p.is_relative_to(directory)), reverse=True):
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+    try:
+        shutil.rmtree(directory)
+    except OSError as exc:
+        return [f"{directory}: {exc.strerror}"]
+    return []
+
 
 MODES = {"POD": r.POD, "CONTAINER": r.CONTAINER, "NODE": r.NODE, "TARGET": r.TARGET}
 
@@ -65,10 +82,14 @@ class CriPod:
 class CriNode:
     """containerd with a config of its own under `lab`; start(), run_pod(), stop()."""
 
-    def __init__(self, lab: Path) -> None:
+    def __init__(self, lab: Path, socket: str | None = None, state_dir: str | None = None) -> None:
+        """`socket` and `state_dir`: where containerd listens and keeps its state, when not
+        under `lab` (a distribution's layout: k3s's /run/k3s/containerd, say)."""
         self.lab = lab
-        self.socket = str(lab / "containerd.sock")
-        self.state_dir = str(lab / "state")
+        self.socket = socket or str(lab / "containerd.sock")
+        self.state_dir = state_dir or str(lab / "state")
+        # Directories made outside `lab` for the socket and state, removed on stop.
+        self.made_outside: list[Path] = []
         tag = uuid.uuid4().hex[:6]
         self.bridge = f"nsi{tag}"
         self.subnet = f"10.99.{int(tag[:2], 16) % 250 + 1}.0/24"
@@ -89,14 +110,25 @@ class CriNode:
         self._leftovers = snapshot_leftovers()
         for sub in ("images", "logs", "pods"):
             (self.lab / sub).mkdir(parents=True, exist_ok=True)
-        config = write_config(self.lab, self.bridge, self.subnet)
+        for path in (Path(self.socket).parent, Path(self.state_dir)):
+            self._make_outside(path)
+        write_config(self.lab, self.bridge, self.subnet, self.socket, self.state_dir)
         write_oci_archive(
             self.lab / "images" / "pause.tar", PAUSE_IMAGE, pause_content(self.lab / "images")
         )
         write_oci_archive(self.lab / "images" / "busybox.tar", BUSYBOX_IMAGE, busybox_content())
-        log = open(self.lab / "logs" / "containerd.log", "wb")  # noqa: SIM115 - lives with the daemon
+        self.start_daemon()
+        self.channel = grpc.insecure_channel(f"unix://{self.socket}")
+        self._wait_ready()
+        for image in ("pause.tar", "busybox.tar"):
+            self._ctr("images", "import", str(self.lab / "images" / image))
+        self.up_seconds = time.monotonic() - started
+
+    def start_daemon(self) -> None:
+        """containerd itself, with this node's config (again, after stop_daemon)."""
+        log = open(self.lab / "logs" / "containerd.log", "ab")  # noqa: SIM115 - lives with the daemon
         self.process = subprocess.Popen(
-            ["containerd", "--config", str(config)],
+            ["containerd", "--config", str(self.lab / "config.toml")],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -107,11 +139,29 @@ class CriNode:
         # (its shims start later, with the pods). Never more than the hard limit we have.
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.prlimit(self.process.pid, resource.RLIMIT_NOFILE, (hard, hard))
+
+    def stop_daemon(self) -> None:
+        """containerd alone (SIGTERM): its shims and containers keep running without it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+    def restart_daemon(self) -> None:
+        self.start_daemon()
+        if self.channel is not None:
+            self.channel.close()
         self.channel = grpc.insecure_channel(f"unix://{self.socket}")
         self._wait_ready()
-        for image in ("pause.tar", "busybox.tar"):
-            self._ctr("images", "import", str(self.lab / "images" / image))
-        self.up_seconds = time.monotonic() - started
+
+    def _make_outside(self, directory: Path) -> None:
+        """Create `directory` if it is outside the lab, remembering the topmost one made."""
+        if directory.is_relative_to(self.lab) or directory.exists():
+            return
+        topmost = directory
+        while not topmost.parent.exists():
+            topmost = topmost.parent
+        directory.mkdir(parents=True)
+        self.made_outside.append(topmost)
 
     def _ctr(self, *args: str) -> None:
         command = ["ctr", "--address", self.socket, "-n", "k8s.io", *args]
@@ -275,6 +325,8 @@ class CriNode:
             problems += remove_leftovers(
                 self._leftovers, self.made_uids, self.made_netns, self.bridge
             )
+        for directory in self.made_outside:
+            problems += remove_outside(directory)
         self.down_seconds = time.monotonic() - started
         if problems:
             raise RuntimeError("CRI node teardown: " + "; ".join(problems))

@@ -86,7 +86,7 @@ def test_the_cri_decides_who_each_pod_is(
     assert {c.name: c.identity.id for c in found.containers} == pod.container_ids
     assert {c.name: c.pid for c in found.containers} == pids
     assert dict(found.requested) == requested
-    assert via_cri.runtimes[f"cri:{cri_node.socket}"] is True
+    assert via_cri.runtimes_read[f"cri:{cri_node.socket}"] is True
 
 
 @pytest.mark.parametrize("key", POD_KEYS)
@@ -135,7 +135,7 @@ def test_on_disk_bundles_decide_without_a_socket(
     assert (found.sandbox.id, found.sandbox.pid) == (pod.sandbox_id, sandbox_pid)
     assert {c.name: c.pid for c in found.containers} == pids
     assert dict(found.requested) == requested
-    assert snapshot.runtimes["containerd"] is True
+    assert snapshot.runtimes_read["containerd"] is True
 
 
 def test_cgroups_alone_still_find_every_pod(
@@ -197,7 +197,7 @@ def test_unreachable_cri_sockets_never_block_a_scan(
     assert "no such socket" in cri_errors[dead_sockets["missing"]]
     assert "UNAVAILABLE" in cri_errors[dead_sockets["refused"]]
     assert "DEADLINE_EXCEEDED" in cri_errors[dead_sockets["hung"]]
-    assert not any(snapshot.runtimes[f"cri:{path}"] for path in dead_sockets.values())
+    assert not any(snapshot.runtimes_read[f"cri:{path}"] for path in dead_sockets.values())
     # The on-disk resolver decides instead.
     for pod in cri_pods.values():
         found = find(snapshot, pod)

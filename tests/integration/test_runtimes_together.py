@@ -99,15 +99,16 @@ def test_podman_and_containerd_pods_side_by_side(
             "default",
             "containerd",
         )
-    assert snapshot.runtimes["podman"] is True
-    assert snapshot.runtimes[f"cri:{cri_node.socket}"] is True
+    assert snapshot.runtimes_read["podman"] is True
+    assert snapshot.runtimes_read[f"cri:{cri_node.socket}"] is True
     # Each pod's processes are its own: no pid is claimed twice.
     claimed = [pid for pod in snapshot.pods for c in pod.containers for pid in c.pids]
     assert len(claimed) == len(set(claimed))
 
     listing = json_of(nsinspect(cri_node, "pods", "-o", "json"))
-    assert listing["runtimes"][f"cri:{cri_node.socket}"] is True
-    assert listing["runtimes"]["podman"] is True
+    read = {(r["what"], r["path"]): r["readable"] for r in listing["runtimes"]}
+    assert read[("cri-socket", cri_node.socket)] is True
+    assert read[("state-dir", "/var/lib/containers/storage")] is True  # podman's
     runtimes = {
         (i["pod"]["namespace"], i["pod"]["name"]): i["pod"]["runtime"] for i in listing["items"]
     }

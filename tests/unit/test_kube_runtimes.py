@@ -122,7 +122,7 @@ def test_containerd_pod_from_bundles(tmp_path: Path, driver: str, version: int) 
     for container in verdicts(pod).values():
         assert (container["net"], container["ipc"], container["uts"]) == (Verdict.POD,) * 3
         assert (container["pid"], container["mnt"]) == (Verdict.PRIVATE, Verdict.PRIVATE)
-    assert snapshot.runtimes["containerd"] is True
+    assert snapshot.runtimes_read["containerd"] is True
 
 
 def test_a_relative_cgroup_path_still_finds_the_pod(tmp_path: Path) -> None:
@@ -402,7 +402,7 @@ def test_cri_dockerd_pod(tmp_path: Path) -> None:
     assert [(c.name, c.pid) for c in pod.containers] == [("nginx", 410)]
     assert dict(pod.requested) == {"net": "POD", "ipc": "POD", "pid": "CONTAINER"}
     assert verdicts(pod)["nginx"]["net"] is Verdict.POD
-    assert snapshot.runtimes["docker"] is True
+    assert snapshot.runtimes_read["docker"] is True
 
 
 def test_cri_dockerd_names_alone_and_a_malformed_record(tmp_path: Path) -> None:

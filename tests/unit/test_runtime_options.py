@@ -53,8 +53,12 @@ def test_settings_reach_the_scan(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     listing = json.loads(result.stdout)
-    assert listing["runtimes"]["containerd"] is True
-    assert listing["runtimes"]["cri:/run/k3s/containerd/containerd.sock"] is False
+    runtimes = {(r["what"], r["path"]): r for r in listing["runtimes"]}
+    state = runtimes[("state-dir", "/opt/k3s/containerd")]
+    assert (state["runtime"], state["found_by"], state["readable"]) == ("containerd", "flag", True)
+    socket = runtimes[("cri-socket", "/run/k3s/containerd/containerd.sock")]
+    assert (socket["found_by"], socket["readable"]) == ("flag", False)
+    assert socket["reason"] == "no such socket"
     [pod] = listing["items"]
     assert (pod["pod"]["name"], pod["pod"]["runtime"], pod["sandbox"]["pid"]) == (
         "web",

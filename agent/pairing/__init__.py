@@ -14,15 +14,17 @@ from typing import Protocol
 
 from ..model import HostReference, Pod, Process
 from .candidates import ContainerProcesses, PodCandidate
-from .findings import compute_findings
+from .findings import compute_findings, missing_unchecked
 from .inputs import PairingInput, PairingResult
 from .kube_names import name_from_kubernetes
 from .namespace_groups import NamespaceGroup, group_pod, namespace_groups
 from .orphans import find_orphans
 from .runtime_pods import pids_by_container, runtime_pods, unclaimed_processes
+from .unread import NOTHING_UNREAD, Unread, unread_from
 from .verdicts import Owners, judge_pod, sandbox_owners
 
 __all__ = [
+    "NOTHING_UNREAD",
     "ContainerProcesses",
     "NamespaceGroup",
     "Owners",
@@ -30,10 +32,12 @@ __all__ = [
     "PairingResult",
     "PodCandidate",
     "PodSteps",
+    "Unread",
     "compute_findings",
     "group_pod",
     "judge_pod",
     "pair",
+    "unread_from",
 ]
 
 
@@ -84,4 +88,5 @@ def pair(given: PairingInput, steps: PodSteps | None = None) -> PairingResult:
         steps.judge_pods(candidates, given.processes, given.host, owners),
         key=lambda pod: (pod.namespace, pod.name, pod.uid),
     )
-    return PairingResult(tuple(pods), find_orphans(given.pins, given.processes, pods))
+    orphans, unchecked = find_orphans(given.pins, given.processes, pods, given.unread)
+    return PairingResult(tuple(pods), orphans, unchecked + missing_unchecked(pods, given.unread))

@@ -10,13 +10,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from ..model import (
     NS_TYPES,
     Container,
     Finding,
     HostReference,
+    NameSource,
     NamespaceGrouping,
     NamespaceVerdict,
     Pod,
@@ -63,6 +64,12 @@ def scan_error_report(error: ScanError) -> ScanErrorReport:
         pid=UNSET if error.pid is None else error.pid,
         path=UNSET if error.path is None else error.path,
     )
+
+
+def _kubernetes_named(names_from: NameSource) -> NameSource | UnsetType:
+    """`names_from` goes on the wire where Kubernetes named a pod or container, the one source a
+    reader cannot tell from the rest of the document (a placeholder shows in `source`)."""
+    return names_from if names_from is NameSource.KUBERNETES else UNSET
 
 
 def runtime_location_report(location: RuntimeLocation) -> RuntimeLocationReport:
@@ -126,6 +133,7 @@ def _container_report(container: Container) -> ContainerReport:
         pids=list(container.pids),
         role=identity.role,
         namespaces={t: _verdict_entry(v) for t, v in container.namespaces.items()},
+        names_from=_kubernetes_named(identity.names_from),
     )
 
 
@@ -169,6 +177,7 @@ def pod_report(
             runtime=pod.runtime,
             evidence=pod.evidence,
             grouping=UNSET if pod.grouping is None else grouping_report(pod.grouping),
+            names_from=_kubernetes_named(pod.names_from),
         ),
         sandbox=SandboxReport(
             id=sandbox.id,

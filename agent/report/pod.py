@@ -16,6 +16,7 @@ from ..model import (
     FoundBy,
     HostReferenceKind,
     LocationKind,
+    NameSource,
     NamespaceMode,
     PodRef,
     Role,
@@ -46,6 +47,7 @@ class ContainerReport(WireStruct, frozen=True, kw_only=True):
     pids: list[int]
     role: Role
     namespaces: dict[str, VerdictEntry]
+    names_from: NameSource | UnsetType = UNSET  # `kubernetes` where the API server named it
 
 
 class GroupingReport(WireStruct, frozen=True, kw_only=True):
@@ -67,6 +69,8 @@ class PodIdentity(WireStruct, frozen=True, kw_only=True):
     runtime: Runtime
     evidence: Evidence = msgspec.field(name="source")
     grouping: GroupingReport | UnsetType = UNSET  # for a pod found by its namespaces alone
+    # `kubernetes` where the API server named a pod no runtime could (pod uid -> name).
+    names_from: NameSource | UnsetType = UNSET
 
     @property
     def key(self) -> str:

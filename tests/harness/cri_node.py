@@ -41,7 +41,7 @@ def remove_outside(directory: Path) -> list[str]:
     """Remove a directory the node made outside its lab: first whatever is still mounted below
     it (a pod's shm, a task's rootfs after a failed teardown), then the tree; what could not be
     removed, as problems."""
-    with open("/proc/self/mountinfo") as mountinfo:
+    with open("/proc/self/mountinfo", errors="surrogateescape") as mountinfo:
         points = [Path(line.split(" ")[4]) for line in mountinfo]
     for point in sorted((p for p in points if p.is_relative_to(directory)), reverse=True):
         subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)

@@ -41,7 +41,7 @@ class Leftovers:
 def cgroup_mounts() -> list[Path]:
     """Every cgroup hierarchy's mount point (v1 controllers, name=systemd, unified)."""
     mounts = []
-    with open("/proc/self/mountinfo") as mountinfo:
+    with open("/proc/self/mountinfo", errors="surrogateescape") as mountinfo:
         for line in mountinfo:
             fields = line.split(" - ")
             if len(fields) == 2 and fields[1].split(" ")[0] in ("cgroup", "cgroup2"):

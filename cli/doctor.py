@@ -85,5 +85,5 @@ def doctor(
         document = msgspec.structs.replace(document, items=kept)
     if not emit_document(document, output):
         render_findings(document)
-    warn_unseen(value_or(document.errors, []), output)
+    warn_unseen(value_or(document.errors, []))
     sys.exit(exit_code(document))

@@ -120,7 +120,7 @@ def pod(sources: Sources, name: str, namespace: str | None, output: str) -> None
         emit_graph(report, output)
     elif not emit_document(report, output):
         render_pod(report, wide=output == "wide")
-    warn_unseen(report.errors, "table" if output in GRAPH_FORMATS else output)
+    warn_unseen(report.errors)
 
 
 def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> PodReport:
@@ -153,7 +153,7 @@ def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: 
         document = sources.local.reports.pod_list(namespace)
     if not emit_document(document, output):
         render_pod_list(document, wide=output == "wide")
-    warn_unseen(value_or(document.errors, []), output)
+    warn_unseen(value_or(document.errors, []))
 
 
 @cli.command()
@@ -168,7 +168,7 @@ def pid(sources: Sources, pid: int, output: str) -> None:
         raise CommandError(f"no process {pid} under {source.config.proc_root}")
     if not emit_document(report, output):
         render_process(report, wide=output == "wide")
-    warn_unseen(report.errors, output)
+    warn_unseen(report.errors)
 
 
 def parse_namespace_argument(value: str) -> tuple[str, int]:
@@ -197,7 +197,7 @@ def namespace_command(sources: Sources, namespace: str | None, output: str) -> N
         pinned = reports.pinned_list()
         if not emit_document(pinned, output):
             render_pinned(pinned, wide=output == "wide")
-        warn_unseen(value_or(pinned.errors, []), output)
+        warn_unseen(value_or(pinned.errors, []))
         return
     ns_type, inode = parse_namespace_argument(namespace)
     report = reports.namespace_report(ns_type, inode)
@@ -207,7 +207,7 @@ def namespace_command(sources: Sources, namespace: str | None, output: str) -> N
         raise CommandError(f"no process is in {ns_type}:[{inode}] and nothing pins it on this node")
     if not emit_document(report, output):
         render_namespace(report, wide=output == "wide")
-    warn_unseen(unseen, output)
+    warn_unseen(unseen)
 
 
 cli.add_command(agent)

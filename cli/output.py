@@ -1,5 +1,5 @@
 """Machine-readable output: the documents as JSON or YAML, each in one write; and what a scan
-could not see, said on stderr beside a table."""
+could not see, said on stderr."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from collections.abc import Iterable
 
 from ..agent.report import Document, ScanErrorReport, value_or
 from .terminal_text import echo_lines
-
-TABLES = ("table", "wide")
 
 
 def emit_document(document: Document, output: str) -> bool:
@@ -31,11 +29,10 @@ def unseen_entries(errors: Iterable[ScanErrorReport]) -> list[ScanErrorReport]:
     return [e for e in errors if value_or(e.message, "")]
 
 
-def warn_unseen(errors: Iterable[ScanErrorReport], output: str = "table") -> None:
-    """One warning line per cause on stderr, beside a table; JSON/YAML carry them in `errors`.
-    The messages quote the node (paths, an agent's words): echo_lines escapes them."""
-    if output not in TABLES:
-        return
+def warn_unseen(errors: Iterable[ScanErrorReport]) -> None:
+    """One warning line per cause on stderr, whatever the output format (a script reads stdout;
+    JSON/YAML carry the same in `errors`). The messages quote the node (paths, an agent's
+    words): echo_lines escapes them."""
     lines = []
     for entry in unseen_entries(errors):
         node = value_or(entry.node, "")

@@ -20,7 +20,10 @@ PODMAN_POD = "nsi-podman-beside-cri"
 
 
 def nsinspect(node: CriNode, *args: str) -> subprocess.CompletedProcess[str]:
-    command = ["nsinspect", "--cri-socket", node.socket, *args]
+    # Both places given: any other containerd running on the machine (another test session's
+    # node) is then neither asked nor read, though found from its processes.
+    flags = ["--cri-socket", node.socket, "--runtime-state", f"containerd={node.state_dir}"]
+    command = ["nsinspect", *flags, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 

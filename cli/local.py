@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from typing import Any
+
 import click
 
+from ..agent.daemon.kube_intent import api_error_reason, list_node_intents, load_core_api
+from ..agent.model import NameSource, PodIntent, Snapshot
 from ..agent.scanner import NodeReports, ProcRootError, ScanConfig, SnapshotBuilder
+from .kubeconfig import find_kubeconfig
+from .terminal_text import echo_lines
+
+IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+# Local mode answers at once; the API server only adds names, so it gets a few seconds at most.
+NAMES_TIMEOUT_SECONDS = 5.0
 
 
 class LocalSource:
@@ -14,13 +26,95 @@ class LocalSource:
 
     def __init__(self, config: ScanConfig) -> None:
         self.config = config
+        # Where names come from for pods no runtime could name (set by `Sources`).
+        self.kubernetes: KubernetesNames | None = None
         self._reports: NodeReports | None = None
 
     @property
     def reports(self) -> NodeReports:
         if self._reports is None:
             try:
-                self._reports = NodeReports(SnapshotBuilder(self.config).build())
+                self._reports = NodeReports(self._snapshot())
             except ProcRootError as exc:
                 raise click.UsageError(str(exc)) from exc
         return self._reports
+
+    def _snapshot(self) -> Snapshot:
+        """One scan; where it found kubelet pods that no runtime named and a cluster is
+        configured, the node's pods are listed once and the node scanned again with them."""
+        intents: dict[str, PodIntent] = {}
+        # Replaced, never updated in place: the builder's cache keeps the input it last paired.
+        builder = SnapshotBuilder(self.config, intents=lambda: intents)
+        snapshot = builder.build()
+        if self.kubernetes is None or not unnamed_kubelet_pods(snapshot):
+            return snapshot
+        intents = self.kubernetes.node_intents(builder.node_name)
+        return builder.build() if intents else snapshot
+
+
+def unnamed_kubelet_pods(snapshot: Snapshot) -> bool:
+    """Whether a pod with a Kubernetes uid has a placeholder for its name or a container's."""
+    return any(
+        pod.uid
+        and (
+            pod.names_from is NameSource.PLACEHOLDER
+            or any(c.identity.names_from is NameSource.PLACEHOLDER for c in pod.containers)
+        )
+        for pod in snapshot.pods
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesNames:
+    """The API server as local mode's source of pod names, through the agent's own listing."""
+
+    kubeconfig: str | None
+    context: str | None
+    timeout: float = NAMES_TIMEOUT_SECONDS
+    # Say so when the kubeconfig is unusable: with --local, nothing else has looked at it.
+    warn_unusable: bool = False
+
+    def node_intents(self, node_name: str) -> dict[str, PodIntent]:
+        """The intents of the node's pods by uid; {} with one warning when the API cannot
+        be asked or does not answer."""
+        core = self.core_api()
+        if core is None:
+            return {}
+        try:
+            intents, _ = list_node_intents(core, node_name, (self.timeout, self.timeout))
+        except Exception as exc:  # urllib3, socket, ApiException, a body that is not JSON
+            warn_names(api_error_reason(exc))
+            return {}
+        return intents
+
+    def core_api(self) -> Any | None:
+        """The API client, or None without a usable cluster configuration: a kubeconfig that
+        cannot be read or parsed counts as none (cli/kubeconfig.py), as does a configuration
+        the official client refuses."""
+        search = find_kubeconfig(self.kubeconfig)
+        if not search.usable and search.unusable and self.warn_unusable:
+            why = "; ".join(f"{path}: {reason}" for path, reason in search.unusable.items())
+            warn_names(f"unusable kubeconfig: {why}")
+        if not search.usable and IN_CLUSTER_ENV not in os.environ:
+            return None
+        try:
+            return load_core_api(
+                os.pathsep.join(search.usable) or None,
+                self.context,
+                in_cluster=not search.usable,
+                retries=0,
+            )
+        except Exception as exc:  # ConfigException, OSError, YAML errors: no configuration
+            if self.warn_unusable:
+                warn_names(f"cannot load the cluster configuration: {str(exc)[:200]}")
+            return None
+
+
+def warn_names(reason: str) -> None:
+    echo_lines(
+        [
+            f"warning: no names from Kubernetes ({reason}); pods known from their cgroups "
+            "alone keep placeholder names"
+        ],
+        err=True,
+    )

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .local import LocalSource
+from .local import NAMES_TIMEOUT_SECONDS, KubernetesNames, LocalSource
 from .remote import RemoteConfig, RemoteSource, cluster_configured
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -19,6 +19,17 @@ class Sources:
     local: LocalSource
     remote_config: RemoteConfig
     force_local: bool
+
+    def __post_init__(self) -> None:
+        # Local mode asks the API server for the names no runtime gave, with the same
+        # kubeconfig and context as remote mode.
+        config = self.remote_config
+        self.local.kubernetes = KubernetesNames(
+            config.kubeconfig,
+            config.context,
+            timeout=min(config.timeout, NAMES_TIMEOUT_SECONDS),
+            warn_unusable=self.force_local,
+        )
 
     def remote(self, output: str) -> RemoteSource | None:
         """The remote source when a cluster is configured and --local was not given.

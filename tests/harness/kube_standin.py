@@ -63,6 +63,8 @@ class StandIn:
     lists: int = 0
     watches: list[dict[str, list[str]]] = field(default_factory=list)
     list_selectors: list[str] = field(default_factory=list)
+    # An HTTP status (403, say) every request is refused with, as a Status; 0: answer.
+    refuse: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put(self, pod: dict[str, Any]) -> None:
@@ -82,6 +84,14 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         state = self.server.state
+        if state.refuse:
+            self._json(
+                state.refuse,
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": state.refuse,
+                 "reason": "Forbidden", "message": 'pods is forbidden: User "standin" cannot '
+                 'list resource "pods" in API group "" at the cluster scope'},
+            )  # fmt: skip
+            return
         if url.path != "/api/v1/pods":
             self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
             return

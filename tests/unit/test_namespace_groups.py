@@ -8,13 +8,17 @@ gives to unrelated commands.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from harness.fakenode import Node
+from harness.fakenode import NGINX, POD_A, POD_A_NS, Node
+from harness.fakepodman import podman_cgroup
 from nsinspect.agent.model import Process, Runtime
 from nsinspect.agent.pairing.namespace_groups import tree_tops
+from nsinspect.agent.report import GroupingReport, PodList
+from nsinspect.agent.report.build import finding_list, pod_list
 
 TRIPLE = {"net": 4026533000, "ipc": 4026533001, "uts": 4026533002}
 OWN_MNT = {"mnt": 4026533010}
@@ -117,3 +121,36 @@ def test_findings_of_a_runtime_less_pod_are_marked(node: Node) -> None:
     snapshot = node.snapshot()
     assert [p.sandbox.pid for p in snapshot.pods] == [790]
     assert [(f.code, f.runtime_less) for f in snapshot.findings] == [("HostNamespaceShared", True)]
+
+
+def test_the_evidence_and_the_marker_go_on_the_wire_and_come_back(node: Node) -> None:
+    node.proc.add(790, "pause", ppid=650, start_time=50, namespaces=TRIPLE)
+    node.proc.add(791, "sleep", ppid=651, start_time=55, namespaces=TRIPLE | OWN_MNT)
+    snapshot = node.snapshot()
+    document = pod_list(snapshot.pods, snapshot).to_json()
+    (item,) = document["items"]
+    assert item["pod"]["grouping"] == {
+        "holder_pid": 790,
+        "holder_comm": "pause",
+        "joined_pids": [791],
+        "text": "no runtime knows these processes: holder pid 790 (pause) and 1 process that "
+        "joined its net, ipc and uts from outside its process tree (pid 791)",
+    }
+    assert [f["runtime_less"] for f in item["findings"]] == [True]
+    parsed = PodList.from_json(json.loads(json.dumps(document)))
+    assert parsed.items[0].pod.grouping == GroupingReport(
+        holder_pid=790, holder_comm="pause", joined_pids=[791], text=item["pod"]["grouping"]["text"]
+    )
+    assert parsed.items[0].findings[0].runtime_less is True
+
+
+def test_findings_of_pods_a_runtime_knows_carry_no_marker(node: Node) -> None:
+    node.seed_pod()
+    node.proc.add(
+        310, "httpd", start_time=20, namespaces=POD_A_NS | {"net": 4026532999},
+        cgroup=podman_cgroup(POD_A, NGINX),
+    )  # fmt: skip
+    snapshot = node.snapshot()
+    findings = finding_list(snapshot).to_json()["items"]
+    assert findings and all("runtime_less" not in f for f in findings)
+    assert all(p.grouping is None for p in snapshot.pods)

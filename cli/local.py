@@ -8,8 +8,13 @@ from typing import Any
 
 import click
 
-from ..agent.daemon.kube_intent import api_error_reason, list_node_intents, load_core_api
-from ..agent.model import NameSource, PodIntent, Snapshot
+from ..agent.daemon.kube_intent import (
+    NodeIntents,
+    api_error_reason,
+    list_node_intents,
+    load_core_api,
+    unnamed_kubelet_pods,
+)
 from ..agent.scanner import NodeReports, ProcRootError, ScanConfig, SnapshotBuilder
 from .kubeconfig import find_kubeconfig
 from .terminal_text import echo_lines
@@ -34,34 +39,23 @@ class LocalSource:
     def reports(self) -> NodeReports:
         if self._reports is None:
             try:
-                self._reports = NodeReports(self._snapshot())
+                self._reports = self._scan()
             except ProcRootError as exc:
                 raise click.UsageError(str(exc)) from exc
         return self._reports
 
-    def _snapshot(self) -> Snapshot:
+    def _scan(self) -> NodeReports:
         """One scan; where it found kubelet pods that no runtime named and a cluster is
         configured, the node's pods are listed once and the node scanned again with them."""
-        intents: dict[str, PodIntent] = {}
+        intents: NodeIntents = {}
         # Replaced, never updated in place: the builder's cache keeps the input it last paired.
         builder = SnapshotBuilder(self.config, intents=lambda: intents)
         snapshot = builder.build()
-        if self.kubernetes is None or not unnamed_kubelet_pods(snapshot):
-            return snapshot
-        intents = self.kubernetes.node_intents(builder.node_name)
-        return builder.build() if intents else snapshot
-
-
-def unnamed_kubelet_pods(snapshot: Snapshot) -> bool:
-    """Whether a pod with a Kubernetes uid has a placeholder for its name or a container's."""
-    return any(
-        pod.uid
-        and (
-            pod.names_from is NameSource.PLACEHOLDER
-            or any(c.identity.names_from is NameSource.PLACEHOLDER for c in pod.containers)
-        )
-        for pod in snapshot.pods
-    )
+        if self.kubernetes is not None and unnamed_kubelet_pods(snapshot):
+            intents = self.kubernetes.node_intents(builder.node_name)
+            if intents:
+                snapshot = builder.build()
+        return NodeReports(snapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +68,7 @@ class KubernetesNames:
     # Say so when the kubeconfig is unusable: with --local, nothing else has looked at it.
     warn_unusable: bool = False
 
-    def node_intents(self, node_name: str) -> dict[str, PodIntent]:
+    def node_intents(self, node_name: str) -> NodeIntents:
         """The intents of the node's pods by uid; {} with one warning when the API cannot
         be asked or does not answer."""
         core = self.core_api()

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..model import PodIntent
-from ..runtimes.resolver import is_container_id
+from ..model import NameSource, PodIntent, Snapshot
 
 LOG = logging.getLogger("nsinspect.kube")
 GONE = 410
 FORBIDDEN = 403
 STATUS_KEYS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
+# How containerd, CRI-O and docker name containers, in cgroup paths too: only such an id can
+# match a container on the node, so nothing else is kept.
+CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+# The pods of one node by uid, as the watch and local mode hold them.
+NodeIntents = dict[str, PodIntent]
 MAX_BACKOFF_SECONDS = 30.0
 WATCH_SECONDS = 300  # the server ends a watch after this; it is then resumed from the last version
 
@@ -55,7 +60,7 @@ def _container_ids(status: dict[str, object]) -> dict[str, str]:
         for entry in _list(status.get(key)):
             name = _text(_object(entry).get("name"))
             _, sep, container_id = _text(_object(entry).get("containerID")).partition("://")
-            if name and sep and is_container_id(container_id):
+            if name and sep and CONTAINER_ID.fullmatch(container_id):
                 found[container_id] = sys.intern(name)
     return found
 
@@ -73,7 +78,7 @@ def _list(value: object) -> list[object]:
     return value if isinstance(value, list) else []
 
 
-def node_intents(listing: object) -> tuple[dict[str, PodIntent], str]:
+def node_intents(listing: object) -> tuple[NodeIntents, str]:
     """A PodList (its JSON) -> intents by pod uid, and the list's resourceVersion."""
     listing = _object(listing)
     pairs = (intent_from_pod(pod) for pod in _list(listing.get("items")))
@@ -83,7 +88,7 @@ def node_intents(listing: object) -> tuple[dict[str, PodIntent], str]:
 
 def list_node_intents(
     core: Any, node_name: str, timeout: tuple[float, float] = (5, 30)
-) -> tuple[dict[str, PodIntent], str]:
+) -> tuple[NodeIntents, str]:
     """The intents of the pods on one node, listed once, and the list's resourceVersion.
 
     Read as JSON, not as the official client's models: the client refuses a whole list for
@@ -98,6 +103,19 @@ def list_node_intents(
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"the pod list is not JSON: {exc}") from exc
     return node_intents(listing)
+
+
+def unnamed_kubelet_pods(snapshot: Snapshot) -> bool:
+    """Whether a pod with a Kubernetes uid has a placeholder for its name or a container's:
+    what the API server could name."""
+    return any(
+        pod.uid
+        and (
+            pod.names_from is NameSource.PLACEHOLDER
+            or any(c.identity.names_from is NameSource.PLACEHOLDER for c in pod.containers)
+        )
+        for pod in snapshot.pods
+    )
 
 
 def api_error_reason(exc: Exception) -> str:

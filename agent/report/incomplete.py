@@ -30,7 +30,7 @@ UNSEEN = {
     ScanStage.CGROUP: "the cgroups of {count} processes could not be read",
     ScanStage.MOUNTS: "the mount table {path} could not be read (pinned namespaces unknown)",
     ScanStage.FDS: "the fd tables of {count} runtime processes could not be read (fd pins)",
-    ScanStage.RUNTIME: "runtime state {path} could not be read",
+    ScanStage.RUNTIME: "{path} could not be read",
     ScanStage.CRI: "the CRI socket {path} could not be asked",
 }
 UNCONCLUDED = {

@@ -18,10 +18,11 @@ from ..discovery.hostref import choose_host_reference
 from ..discovery.mounts import read_pins
 from ..discovery.procfs import ProcScanner
 from ..discovery.runtime_processes import RuntimeProcessReader
-from ..model import FoundBy, PodIntent, Snapshot
+from ..model import FoundBy, PodIntent, ScanError, ScanStage, Snapshot, errno_name
 from ..pairing import PairingInput, unread_from
 from ..runtimes.identities import NOT_PRESENT, IdentityResolution
 from ..runtimes.registry import RuntimeRegistry, with_status
+from ..runtimes.resolver import under_root
 from .cache import ScanCache
 from .gc_pause import gc_paused
 
@@ -41,6 +42,18 @@ class ScanConfig:
 
 # Places named by the flags or by a runtime's process: reported even when absent.
 ALWAYS_SHOWN = (FoundBy.FLAG, FoundBy.PROCESS)
+
+
+def _searchable(path: str) -> str | None:
+    """None where `path` can be looked at (there or not), else why not (EACCES): a runtime's
+    state behind a directory the scanner may not search is unseen, not absent."""
+    try:
+        os.stat(path)
+    except PermissionError as exc:
+        return errno_name(exc)
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class ProcRootError(Exception):
@@ -68,6 +81,15 @@ class SnapshotBuilder:
         self._intents = intents
         # What the scan running now is doing, for the watchdog that tells where a scan is stuck.
         self.step = "idle"
+
+    def _out_of_reach(self, path: str, errors: list[ScanError]) -> str:
+        """NOT_PRESENT for a runtime's path that is not on the node; the reason (recorded as a
+        RUNTIME scan error) for one the scanner may not look at."""
+        reason = _searchable(under_root(self.config.host_root, path))
+        if reason is None:
+            return NOT_PRESENT
+        errors.append(ScanError(ScanStage.RUNTIME, reason, path=path))
+        return reason
 
     @gc_paused
     def build(self) -> Snapshot:
@@ -102,6 +124,10 @@ class SnapshotBuilder:
         identities, reasons = self.identities.identify(
             [entry.resolver for entry in located], memberships, scan.processes, errors
         )
+        reasons = [
+            reason if reason != NOT_PRESENT else self._out_of_reach(entry.location.path, errors)
+            for entry, reason in zip(located, reasons, strict=True)
+        ]
         runtimes = tuple(
             with_status(entry.location, reason)
             for entry, reason in zip(located, reasons, strict=True)

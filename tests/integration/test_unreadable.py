@@ -153,6 +153,13 @@ def test_unprivileged_every_command_says_what_it_could_not_see(
     assert "warning: " in pinned.stderr and "EACCES" in pinned.stderr
     pods = nsinspect("pods", "-o", "json", uid=uid)
     assert pods.returncode == 0 and document(pods)["errors"], pods.stderr
+    if uid == NOBODY:  # podman's state is root's, mode 0700: unseen, not absent
+        runtime = [e for e in document(pods)["errors"] if e["stage"] == "runtime"]
+        assert runtime and {e["reason"] for e in runtime} == {"EACCES"}, runtime
+        assert "could not be read" in runtime[0]["message"]
+        listed = {r["path"]: r for r in document(pods)["runtimes"]}
+        podman_state = listed["/var/lib/containers/storage"]
+        assert podman_state["readable"] is False and podman_state["reason"] == "EACCES"
     process = nsinspect("pid", str(pins.busy_pid), "-o", "json", uid=uid)
     report = document(process)
     assert report["namespaces"]["net"] == {"inode": None, "host": False, "reason": "EACCES"}

@@ -174,7 +174,7 @@ def test_errors_are_summarised_once_per_cause_with_a_hint() -> None:
     ns, runtime, findings = (str(e.message) for e in summary)
     assert ns.startswith("the namespaces of 3 processes could not be read: EACCES")
     assert "CAP_SYS_PTRACE" in ns
-    assert runtime.startswith("runtime state /var/lib/containers/a could not be read (and 1 more)")
+    assert runtime.startswith("/var/lib/containers/a could not be read (and 1 more): EACCES")
     assert "(run as root)" in runtime
     assert findings == "2 pinned namespaces were not checked for OrphanNamespace: why"
     held = error_summary(errors, HOST, Privileges(root=True, ptrace=True))

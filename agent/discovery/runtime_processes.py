@@ -20,9 +20,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
-from ..model import Process
+from ..model import Process, RuntimeProcess
 from ..model.bounded_read import read_capped
 
 # Basenames of the runtimes' executables. k3s runs containerd from its multi-call binary, so
@@ -48,16 +47,6 @@ RUNTIME_EXES = frozenset(
 # first filter, never the proof.
 RUNTIME_COMMS = frozenset(exe[:15] for exe in RUNTIME_EXES - {"k3s"})
 CMDLINE_CAP = 32 * 1024  # a runtime's command line is a few hundred bytes; a longer one is refused
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeProcess:
-    """A runtime's process as it describes itself: executable, arguments, working directory."""
-
-    pid: int
-    exe: str  # basename of the executable
-    argv: tuple[str, ...]  # decoded with surrogateescape: any bytes come back as they were
-    cwd: str  # "" when unreadable
 
 
 def runtime_exe(proc_root: str, process: Process, host_mnt: int | None) -> str | None:

@@ -19,6 +19,7 @@ from .pods import (
     Sandbox,
 )
 from .process_tree import PAUSE_COMMS, container_init_pid
+from .runtime_process import RuntimeProcess
 from .snapshot import (
     HostReference,
     PinnedNamespace,
@@ -81,6 +82,7 @@ __all__ = [
     "Role",
     "Runtime",
     "RuntimeLocation",
+    "RuntimeProcess",
     "Sandbox",
     "SandboxProcess",
     "ScanError",

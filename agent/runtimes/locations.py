@@ -20,8 +20,7 @@ import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from ..discovery.runtime_processes import RuntimeProcess
-from ..model import FoundBy, LocationKind, Runtime, RuntimeLocation
+from ..model import FoundBy, LocationKind, Runtime, RuntimeLocation, RuntimeProcess
 from .containerd import DEFAULT_STATE, TASK_DIR
 from .cridockerd import DEFAULT_DATA_ROOT
 from .crio import DEFAULT_RUN_ROOT

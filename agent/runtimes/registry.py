@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..discovery.runtime_processes import RuntimeProcess
-from ..model import FoundBy, LocationKind, Runtime, RuntimeLocation
+from ..model import FoundBy, LocationKind, Runtime, RuntimeLocation, RuntimeProcess
 from ..model.bounded_read import read_capped
 from .containerd import DEFAULT_STATE, ContainerdResolver
 from .cri import CriResolver

@@ -10,14 +10,17 @@ import pytest
 from nsinspect.agent.model import (
     ContainerIdentity,
     Evidence,
+    FoundBy,
     HostReference,
     HostReferenceKind,
+    LocationKind,
     NamespaceMode,
     PinnedNamespace,
     PodRef,
     Process,
     Role,
     Runtime,
+    RuntimeLocation,
     SandboxProcess,
     ScanError,
     ScanStage,
@@ -85,7 +88,18 @@ def snapshot_of(pairing: PairingInput) -> Snapshot:
         orphans=result.orphans,
         findings=compute_findings(result.pods, result.orphans),
         errors=(ScanError(ScanStage.NS, "EACCES", 30, "/proc/30/ns/user"),),
-        runtimes={"containerd": True},
+        runtimes=(
+            RuntimeLocation(
+                Runtime.CONTAINERD,
+                LocationKind.CRI_SOCKET,
+                "/run/c.sock",
+                FoundBy.PROCESS,
+                pid=7,
+                exe="containerd",
+                argument="--address",
+                readable=True,
+            ),
+        ),
     )
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from harness.fakeproc import HOST_NS, FakeProc
-from nsinspect.agent.discovery.runtime_processes import RuntimeProcess, RuntimeProcessReader
-from nsinspect.agent.model import FoundBy, LocationKind, Process, Runtime
+from nsinspect.agent.discovery.runtime_processes import RuntimeProcessReader
+from nsinspect.agent.model import FoundBy, LocationKind, Process, Runtime, RuntimeProcess
 from nsinspect.agent.runtimes.locations import flag_values, locations_of, node_path
 from nsinspect.agent.runtimes.registry import RuntimeRegistry
 

@@ -127,6 +127,13 @@ def test_the_agent_names_cgroup_pods_from_its_watch(
         assert report["pod"]["uid"] == seed.uid and report["intent"]["containers"] == list(
             seed.container_ids
         )
+        # The metrics carry the same names, so kube-state-metrics joins work on such a node.
+        info = [
+            line
+            for line in agent.metrics().splitlines()
+            if line.startswith("nsinspect_pod_sandbox_info{") and f'uid="{seed.uid}"' in line
+        ]
+        assert len(info) == 1 and f'namespace="default",pod="{seed.spec.name}"' in info[0], info
     finally:
         agent.stop()
 

@@ -4,13 +4,22 @@ step that names what no runtime could, never over a runtime's name."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nsinspect.agent.daemon.kube_intent import intent_from_pod, node_intents
+from harness.kube_standin import StandIn, serve, write_kubeconfig
+from nsinspect.agent.daemon.kube_intent import (
+    PodIntentWatcher,
+    intent_from_pod,
+    load_core_api,
+    node_intents,
+)
 from nsinspect.agent.model import (
     ContainerIdentity,
     Evidence,
@@ -130,6 +139,42 @@ def test_any_json_is_parsed_without_raising(value: object) -> None:
     node_intents({"items": [value]})
     intent_from_pod(value)
     json.dumps(node_intents(value)[1])
+
+
+def test_the_watch_keeps_what_it_can_of_odd_events(tmp_path: Path) -> None:
+    """Through the official client against the stand-in: odd events change nothing, and the
+    watch goes on to the next one."""
+    listed = api_pod() | {"metadata": {"uid": "listed", "name": "a", "namespace": "shop"}}
+    later = api_pod(containerStatuses=[{"name": "app", "containerID": f"containerd://{APP}"}])
+    state = StandIn()
+    state.put(listed)
+    state.scripted_watches = [
+        [
+            {"type": "ADDED", "object": "not a pod"},
+            {"type": "ADDED", "object": {"metadata": {"name": "no uid"}}},
+            {"type": "MODIFIED", "object": {"metadata": {"uid": "odd"}, "spec": [], "status": 5}},
+            {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "150"}}},
+            {"type": "DELETED", "object": {"metadata": {}}},
+            {"type": "SURPRISE", "object": later},
+            {"type": "ADDED", "object": later},
+        ]
+    ]
+    stop = threading.Event()
+    with serve(state) as port:
+        kubeconfig = str(write_kubeconfig(tmp_path / "kubeconfig", port))
+        watcher = PodIntentWatcher(lambda: load_core_api(kubeconfig), "node-1", stop, 0.1)
+        thread = threading.Thread(target=watcher.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while UID not in watcher.intents() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+    thread.join(timeout=10)
+    intents = watcher.intents()
+    assert set(intents) == {"listed", "odd", UID}
+    assert intents["odd"] == PodIntent()
+    assert intents[UID].container_ids == {APP: "app"}
+    assert (watcher.up, state.lists) == (True, 1)  # no event made it list again
 
 
 # --- the pure step, through pair() ---

@@ -2,7 +2,11 @@
 
 The agent never blocks a scan on the API: this runs in its own thread, and the scan reads the
 latest intents (a dict replaced whole, never mutated in place). When the API is unreachable the
-agent goes on with runtime data alone and says so (`up` is False, with the error).
+agent goes on with runtime data alone and says so (`up` is False, with the error). The CLI's
+local mode lists the node's pods once through the same functions (`list_node_intents`).
+
+Besides what the spec asks for, each pod's intent names it and its containers (by the ids of its
+container statuses): the names a pod known only from its cgroups gets (pairing/kube_names.py).
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ def list_node_intents(
         listing = json.loads(response.data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"the pod list is not JSON: {exc}") from exc
+    finally:
+        response.release_conn()
     return node_intents(listing)
 
 

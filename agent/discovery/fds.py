@@ -65,7 +65,13 @@ def read_fd_pins(
     """Namespaces the runtimes' processes hold open, as pins at `/proc/<pid>/fd/<n>`."""
     reader = _FdReader(proc_root, processes, errors)
     for pid, process in processes.items():
-        if process.comm in RUNTIME_COMMS and runtime_exe(proc_root, process, host_mnt):
+        if process.comm not in RUNTIME_COMMS:
+            continue
+        if host_mnt is None or process.namespaces.get("mnt") is None:
+            # Whether it is a runtime, and so what its fds pin, cannot be told: unseen, and said.
+            why = process.ns_errors.get("mnt", "the node's mount namespace is unknown")
+            errors.append(ScanError(ScanStage.FDS, why, pid=pid, path=f"{proc_root}/{pid}/fd"))
+        elif runtime_exe(proc_root, process, host_mnt):
             reader.read(pid)
     return reader.result
 

@@ -2,8 +2,9 @@
 
 A finding is concluded only from data that was read. A pinned namespace is an orphan only when
 every process's link of its type was read: one unreadable link could be in it. A sandbox is
-missing only when every process and its cgroup, the mount table and the runtimes' fd tables
-were read: the sandbox process, or the pin that holds its namespaces, could be among the unread.
+missing only when every process and its cgroup, the mount table and the runtimes' fd tables were
+read (a process named like a runtime whose mount namespace is unread counts as an unread fd
+table): the sandbox process, or the pin that holds its namespaces, could be among the unread.
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ def unread_from(errors: Iterable[ScanError]) -> Unread:
     seen: dict[str, set[object]] = {name: set() for name in STAGE_FIELDS.values()}
     for error in errors:
         name = STAGE_FIELDS.get(error.stage)
-        if name is None or error.process_gone:
+        if (
+            name is None
+            or error.process_gone
+            or (name == "ns_links" and error.pid == HOST_INIT_PID)
+        ):
             continue
         seen[name].add(error.pid if error.pid is not None else error.path)
     return Unread(**{name: len(keys) for name, keys in seen.items()})

@@ -105,7 +105,8 @@ def test_sandbox_missing_is_not_concluded_while_something_that_could_hide_it_was
     pods = node.snapshot().pods
     assert [f.code for f in compute_findings(pods, ())] == ["SandboxMissing"]
     assert missing_unchecked(pods, Unread()) == ()
-    for unread in (Unread(processes=1), Unread(cgroups=2), Unread(mount_tables=1)):
+    for unread in (Unread(processes=1), Unread(cgroups=2), Unread(mount_tables=1),
+                   Unread(fd_tables=4)):  # fmt: skip
         assert compute_findings(pods, (), unread) == ()
         (error,) = missing_unchecked(pods, unread)
         assert error.stage is ScanStage.FINDINGS and "my-nginx-pod" in error.reason
@@ -277,3 +278,21 @@ def test_an_unusable_kubeconfig_named_on_the_command_line_is_an_error(tmp_path: 
     garbage.write_text("{[")
     with pytest.raises(click.BadParameter, match="not YAML"):
         kubeconfig_present(str(garbage))
+
+
+def test_a_process_named_like_a_runtime_whose_mount_namespace_is_unread_hides_its_fds(
+    tmp_path: Path,
+) -> None:
+    """Whether it is a runtime is told by its mount namespace and executable: neither read, its
+    fds (a sandbox's pins among them) are unseen, so SandboxMissing is not concluded."""
+    node = Node(tmp_path)
+    node.seed_pod()
+    node.proc.remove(300)
+    node.proc.add(400, "conmon", unreadable=("mnt",))
+    snapshot = node.snapshot()
+    assert snapshot.findings == ()
+    (fds,) = [e for e in snapshot.errors if e.stage is ScanStage.FDS]
+    assert (fds.pid, fds.reason) == (400, "EINVAL")
+    node.proc.remove(400)
+    node.proc.add(400, "sh", unreadable=("mnt",))  # not named like one: no runtime, no fds
+    assert [f.code for f in node.snapshot().findings] == ["SandboxMissing"]

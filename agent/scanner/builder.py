@@ -18,7 +18,15 @@ from ..discovery.hostref import choose_host_reference
 from ..discovery.mounts import read_pins
 from ..discovery.procfs import ProcScanner
 from ..discovery.runtime_processes import RuntimeProcessReader
-from ..model import FoundBy, PodIntent, ScanError, ScanStage, Snapshot, errno_name
+from ..model import (
+    FoundBy,
+    PodIntent,
+    RuntimeLocation,
+    ScanError,
+    ScanStage,
+    Snapshot,
+    errno_name,
+)
 from ..pairing import PairingInput, unread_from
 from ..runtimes.identities import NOT_PRESENT, IdentityResolution
 from ..runtimes.registry import RuntimeRegistry, with_status
@@ -82,13 +90,13 @@ class SnapshotBuilder:
         # What the scan running now is doing, for the watchdog that tells where a scan is stuck.
         self.step = "idle"
 
-    def _out_of_reach(self, path: str, errors: list[ScanError]) -> str:
+    def _out_of_reach(self, location: RuntimeLocation, errors: list[ScanError]) -> str:
         """NOT_PRESENT for a runtime's path that is not on the node; the reason (recorded as a
         RUNTIME scan error) for one the scanner may not look at."""
-        reason = _searchable(under_root(self.config.host_root, path))
+        reason = _searchable(under_root(self.config.host_root, location.path))
         if reason is None:
             return NOT_PRESENT
-        errors.append(ScanError(ScanStage.RUNTIME, reason, path=path))
+        errors.append(ScanError(ScanStage.RUNTIME, reason, path=location.shown_path))
         return reason
 
     @gc_paused
@@ -125,7 +133,7 @@ class SnapshotBuilder:
             [entry.resolver for entry in located], memberships, scan.processes, errors
         )
         reasons = [
-            reason if reason != NOT_PRESENT else self._out_of_reach(entry.location.path, errors)
+            reason if reason != NOT_PRESENT else self._out_of_reach(entry.location, errors)
             for entry, reason in zip(located, reasons, strict=True)
         ]
         runtimes = tuple(

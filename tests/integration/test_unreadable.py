@@ -24,7 +24,7 @@ import pytest
 from harness.agent_process import AgentProcess, free_port
 from harness.cluster_standin import Cluster, serve_cluster
 from harness.kube_standin import write_kubeconfig
-from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml
+from harness.podman import SEED_CONTAINERS, container_inspect, kube_play, pod_yaml
 from harness.synthetic import readlink_inode, wait_for
 from harness.unprivileged import NOBODY, run_unprivileged, setpriv_command
 
@@ -119,6 +119,12 @@ def test_unprivileged_nothing_is_concluded_from_what_could_not_be_read(
     as_json = nsinspect("doctor", "-o", "json", uid=uid)
     doc = document(as_json)
     assert ours(doc, pins) == [], "a finding concluded from unreadable data"
+    # The busy sleep's net link is unreadable at both levels: no net pin is an orphan, the seed
+    # pod's live one (podman pins it under /run/netns) included.
+    infra = container_inspect(seed["InfraContainerID"])["State"]["Pid"]
+    seed_net = readlink_inode(infra, "net")
+    assert [f for f in doc["items"] if f["code"] == "OrphanNamespace"] == []
+    assert seed_net in {item["inode"] for item in document(nsinspect("ns", "-o", "json"))["items"]}
     # Every finding left must also be a finding with everything read.
     truth = document(nsinspect("doctor", "-o", "json"))
     keys = {(f["code"], f["pod"], f["container"], f["ns_type"]) for f in truth["items"]}

@@ -64,9 +64,9 @@ def _counted(error: ScanError, host: HostReference) -> bool:
     )
 
 
-def _message(stage: ScanStage, cause: str, group: list[ScanError], held: Privileges) -> str:
-    pids = {e.pid for e in group if e.pid is not None}
-    count = len(pids) if pids else len(group)
+def _message(
+    stage: ScanStage, cause: str, group: list[ScanError], count: int, held: Privileges
+) -> str:
     first = group[0]
     path = first.path or ""
     if stage is ScanStage.FINDINGS:
@@ -118,13 +118,14 @@ def error_summary(
     summary = [] if (entry := host_entry(host)) is None else [entry]
     for (stage, cause), group in groups.items():
         pids = {e.pid for e in group if e.pid is not None}
+        count = len(pids) if pids else len(group)  # processes, else paths
         summary.append(
             ScanErrorReport(
                 stage=stage,
                 reason=cause,
                 path=group[0].path or UNSET,
-                count=len(pids) if pids else len(group),
-                message=_message(stage, cause, group, held),
+                count=count,
+                message=_message(stage, cause, group, count, held),
             )
         )
     return summary

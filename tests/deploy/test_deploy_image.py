@@ -9,6 +9,7 @@ in place a build takes seconds to a minute.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.cri_fixtures import SEED_CONTAINERS as CRI_SEED_CONTAINERS
+from harness.cri_node import CriNode, CriPod, PodSpec
 from harness.daemonset_run import agent_arguments, podman_run_flags
 from harness.manifests import PODMAN_NODE, REPO, render
 from harness.monitoring import dashboard_expressions, families_used, rule_expressions
@@ -202,3 +205,56 @@ def test_health_probes_and_api_answer(agent: str) -> None:
     status, body = http_get(agent, "/api/v1/pods")
     assert status == 200
     assert SEED in {item["pod"]["name"] for item in json.loads(body)["items"]}
+
+
+K3S_STATE = "/run/k3s/containerd"
+
+
+@pytest.fixture(scope="module")
+def k3s_layout_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CriNode, CriPod]]:
+    """containerd with k3s's socket and state (/run/k3s/containerd) and one pod, created over
+    CRI as kubelet does; one such node on a machine at a time."""
+    if os.path.lexists("/run/k3s"):
+        pytest.skip("/run/k3s exists: a k3s-layout node already runs on this machine")
+    node = CriNode(
+        tmp_path_factory.mktemp("k3s-layout"),
+        socket=f"{K3S_STATE}/containerd.sock",
+        state_dir=K3S_STATE,
+    )
+    try:
+        node.start()
+        name = f"nsi-k3s-{uuid.uuid4().hex[:6]}"
+        spec = PodSpec(name, CRI_SEED_CONTAINERS, namespace="nsi-deploy")
+        yield node, node.run_pod(spec)
+    finally:
+        node.stop()
+
+
+@pytest.mark.containerd
+def test_k3s_overlay_finds_the_pods_of_a_k3s_layout_node(
+    image: str, k3s_layout_node: tuple[CriNode, CriPod]
+) -> None:
+    """The agent's container, run as deploy/overlays/k3s runs it and with no flags, names the pod
+    that containerd at /run/k3s/containerd runs, and says where it found containerd."""
+    node, pod = k3s_layout_node
+    documents = render("overlays/k3s")
+    done = podman(
+        "run", "--rm", *podman_run_flags(documents), image, "pods", "-o", "json", check=False
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    [report] = [item for item in document["items"] if item["pod"]["uid"] == pod.uid]
+    assert report["pod"]["name"] == pod.spec.name
+    assert report["pod"]["namespace"] == pod.spec.namespace
+    assert report["pod"]["runtime"] == "containerd"
+    assert report["sandbox"]["id"] == pod.sandbox_id
+    assert node.status(pod).status.id == pod.sandbox_id  # the CRI's own answer
+    containers = {c["name"]: c["id"] for c in report["containers"]}
+    assert containers == pod.container_ids
+    found = {
+        (location["what"], location["path"]): location
+        for location in document["runtimes"]
+        if location["runtime"] == "containerd"
+    }
+    for what, path in (("cri-socket", node.socket), ("state-dir", K3S_STATE)):
+        assert found[(what, path)]["readable"] is True, found

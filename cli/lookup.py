@@ -30,8 +30,11 @@ def find_pod(pods: Sequence[PodName], name: str, namespace: str | None) -> PodNa
         return candidates[0]
     if len(candidates) > 1:
         listed = ", ".join(sorted(pod_label(pod) for pod in candidates))
+        choose = "-n NAMESPACE"
+        if any(not pod[0] for pod in candidates):
+            choose += ' (-n "" for the one with no namespace)'
         raise AmbiguousPodError(
-            f'pod name "{name}" is ambiguous on this node: {listed}. Choose one with -n NAMESPACE.'
+            f'pod name "{name}" is ambiguous on this node: {listed}. Choose one with {choose}.'
         )
     where = f'in namespace "{namespace}"' if namespace is not None else "in any namespace"
     message = f'pod "{name}" not found {where} on this node'

@@ -42,7 +42,8 @@ def test_pod_api_document_equals_the_cli_json(agent: AgentProcess) -> None:
     from_api = agent.get("/api/v1/pods/-/my-nginx-pod")
     assert from_api.status == 200 and from_api.content_type == "application/json"
     cli = subprocess.run(
-        ["nsinspect", "pod", "my-nginx-pod", "-o", "json"],
+        # -n "": the podman pod, not the CRI test node's my-nginx-pod in `default`.
+        ["nsinspect", "pod", "my-nginx-pod", "-n", "", "-o", "json"],
         capture_output=True,
         text=True,
         check=True,
@@ -73,7 +74,7 @@ def test_lists_and_health(agent: AgentProcess, seed: dict[str, Any]) -> None:
     [
         ("/nope", 404),
         ("/api/v1/pods/-/no-such-pod", 404),
-        ("/api/v1/pods/default/my-nginx-pod", 404),  # podman pods have no namespace
+        ("/api/v1/pods/nsi-none/my-nginx-pod", 404),  # podman pods have no namespace
         ("/api/v1/pods/-/my-nginx-pod/extra", 404),
         ("/api/v2/pods", 404),
         ("/api/v1/pods/%2e%2e/%2e%2e/etc", 400),

@@ -125,7 +125,8 @@ def test_host_network_pod() -> None:
 
 def test_cli_json_for_the_seed_pod_matches_podman(seed_pod: dict[str, Any]) -> None:
     out = subprocess.run(
-        ["nsinspect", "pod", "my-nginx-pod", "-o", "json"],
+        # -n "": the podman pod, not the CRI test node's my-nginx-pod in `default`.
+        ["nsinspect", "pod", "my-nginx-pod", "-n", "", "-o", "json"],
         capture_output=True,
         text=True,
         check=True,

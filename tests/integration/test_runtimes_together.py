@@ -134,6 +134,8 @@ def test_a_name_in_two_namespaces_is_ambiguous_without_n(
         assert 'pod name "my-nginx-pod" is ambiguous on this node' in result.stderr
         assert "default/my-nginx-pod" in result.stderr
         assert "my-nginx-pod (no namespace)" in result.stderr
-        assert "-n NAMESPACE" in result.stderr
+        assert '-n NAMESPACE (-n "" for the one with no namespace)' in result.stderr
         chosen = json_of(nsinspect(cri_node, "pod", "my-nginx-pod", "-n", "default", "-o", "json"))
         assert chosen["pod"]["runtime"] == "containerd"
+        unnamespaced = json_of(nsinspect(cri_node, "pod", "my-nginx-pod", "-n", "", "-o", "json"))
+        assert unnamespaced["pod"]["runtime"] == "podman"

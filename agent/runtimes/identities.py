@@ -2,7 +2,8 @@
 
 The resolvers are asked in their order (the CRI first, then each runtime's files on disk) about
 containers not identified yet; the first that knows one decides, and its answer is kept while the
-container lives. Kubelet-layout containers that none knows are described from their cgroups
+container lives, except that an answer from the runtime's files gives way to the CRI's once the CRI
+knows the container. Kubelet-layout containers that none knows are described from their cgroups
 (`kubelet_cgroup`), anew each scan so that a runtime that comes back can take over. Finally a pod
 whose sandbox has no process (CRI-O without an infra container) has its sandbox looked up by id,
 so the pod keeps its runtime's description of the pinned namespaces and the requested sharing.
@@ -13,9 +14,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from ..model import ContainerIdentity, Process, Role, ScanError, container_init_pid
+from ..model import (
+    ContainerIdentity,
+    Evidence,
+    Process,
+    Role,
+    ScanError,
+    container_init_pid,
+)
 from .cgroup_pods import cgroup_identities
 from .cgroups import CgroupMatch
+from .cri import CriResolver
 from .resolver import RuntimeResolver
 
 NOT_PRESENT = "not present"
@@ -39,11 +48,20 @@ class IdentityResolution:
             del self._identities[gone]
         reasons = [_refresh(resolver, errors) for resolver in resolvers]
         up = [r for r, reason in zip(resolvers, reasons, strict=True) if reason is None]
+        answering_cri = [r for r in up if isinstance(r, CriResolver)]
         for container_id, match in live.items():
-            if container_id not in self._identities:
+            known = self._identities.get(container_id)
+            if known is None:
                 identity = self._ask(up, match, errors)
-                if identity is not None:
-                    self._identities[container_id] = identity
+            elif known.evidence is not Evidence.CRI and answering_cri:
+                # A sandbox's pause runs, and its bundle is on disk, before RunPodSandbox
+                # returns and the CRI lists it: an identity read from the bundle then is kept
+                # only until the CRI knows the container (a lookup in its index, no I/O).
+                identity = self._ask(answering_cri, match, errors)
+            else:
+                continue
+            if identity is not None:
+                self._identities[container_id] = identity
 
         identities = dict(self._identities)
         unknown = {cid: m for cid, m in live.items() if cid not in identities}
@@ -54,7 +72,7 @@ class IdentityResolution:
 
     @staticmethod
     def _ask(
-        resolvers: list[RuntimeResolver], match: CgroupMatch, errors: list[ScanError]
+        resolvers: Sequence[RuntimeResolver], match: CgroupMatch, errors: list[ScanError]
     ) -> ContainerIdentity | None:
         for resolver in resolvers:
             identity = resolver.identify(match, errors)
@@ -65,7 +83,7 @@ class IdentityResolution:
     def _processless_sandboxes(
         self,
         identities: Mapping[str, ContainerIdentity],
-        resolvers: list[RuntimeResolver],
+        resolvers: Sequence[RuntimeResolver],
         errors: list[ScanError],
     ) -> dict[str, ContainerIdentity]:
         """The sandboxes that app containers name but that no process runs in."""

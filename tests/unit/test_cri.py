@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from nsinspect.agent.model import Role, ScanError
+from nsinspect.agent.model import ContainerIdentity, Evidence, Role, Runtime, ScanError
 from nsinspect.agent.runtimes.cgroups import CgroupMatch
 from nsinspect.agent.runtimes.cri import CriResolver
 from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as cri
@@ -19,6 +19,7 @@ from nsinspect.agent.runtimes.cri_identity import (
     parse_verbose_info,
     sandbox_identity,
 )
+from nsinspect.agent.runtimes.identities import IdentityResolution
 
 UID = "0dce96c8-10db-4274-82a3-05b59e8d9b10"
 SANDBOX, APP = "a1" * 32, "a2" * 32
@@ -270,3 +271,46 @@ def test_missing_sockets(tmp_path: Path) -> None:
     assert required.available()
     assert not required.refresh(errors)
     assert [(e.stage, e.reason, e.path) for e in errors] == [("cri", "no such socket", missing)]
+
+
+class BundleResolver:
+    """A runtime's files on disk: knows the sandbox as soon as its pause runs."""
+
+    name = "containerd"
+
+    def available(self) -> bool:
+        return True
+
+    def refresh(self, errors: list[ScanError]) -> bool:
+        return True
+
+    def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
+        if match.container_id != SANDBOX:
+            return None
+        return ContainerIdentity(
+            runtime=Runtime.CONTAINERD,
+            id=SANDBOX,
+            role=Role.SANDBOX,
+            sandbox_id=SANDBOX,
+            evidence=Evidence.OCI_CONFIG,
+        )
+
+
+def test_the_cri_takes_over_a_sandbox_read_from_its_bundle_before_the_cri_listed_it(
+    socket_path: str,
+) -> None:
+    """RunPodSandbox starts the pause before the CRI lists the sandbox: a scan in between knows
+    it from the bundle only, and the next scan after the CRI lists it must say `cri`."""
+    client = FakeClient()
+    client.sandboxes = []
+    resolvers = [resolver_with(client, socket_path), BundleResolver()]
+    resolution = IdentityResolution()
+    memberships = {4242: CgroupMatch(SANDBOX)}
+    errors: list[ScanError] = []
+    identities, _ = resolution.identify(resolvers, memberships, {}, errors)
+    assert identities[SANDBOX].evidence is Evidence.OCI_CONFIG
+    client.sandboxes = [sandbox_item()]
+    identities, _ = resolution.identify(resolvers, memberships, {}, errors)
+    assert identities[SANDBOX].evidence is Evidence.CRI
+    assert (identities[SANDBOX].pod_name, identities[SANDBOX].pod_namespace) == ("web", "shop")
+    assert errors == []

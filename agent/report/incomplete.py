@@ -25,18 +25,33 @@ PTRACE_HINT = (
 )
 # How each stage names what it could not read, for `count` of them.
 UNSEEN = {
-    ScanStage.STAT: "{count} processes could not be read",
-    ScanStage.NS: "the namespaces of {count} processes could not be read",
-    ScanStage.CGROUP: "the cgroups of {count} processes could not be read",
+    ScanStage.STAT: "{processes} could not be read",
+    ScanStage.NS: "the namespaces of {processes} could not be read",
+    ScanStage.CGROUP: "the cgroups of {processes} could not be read",
     ScanStage.MOUNTS: "the mount table {path} could not be read (pinned namespaces unknown)",
-    ScanStage.FDS: "the fd tables of {count} runtime processes could not be read (fd pins)",
+    ScanStage.FDS: "the fd tables of {runtime_processes} could not be read (fd pins)",
     ScanStage.RUNTIME: "{path} could not be read",
     ScanStage.CRI: "the CRI socket {path} could not be asked",
 }
 UNCONCLUDED = {
-    "OrphanNamespace": "{count} pinned namespaces were not checked for OrphanNamespace",
-    "SandboxMissing": "{count} pods were not checked for SandboxMissing",
+    "OrphanNamespace": "{pinned_namespaces} not checked for OrphanNamespace",
+    "SandboxMissing": "{pods} not checked for SandboxMissing",
 }
+
+
+def _counted_words(count: int) -> dict[str, str]:
+    """The counted nouns the messages use, singular for 1."""
+    one = count == 1
+    return {
+        "count": str(count),
+        "processes": f"{count} process" if one else f"{count} processes",
+        "runtime_processes": f"{count} runtime process" if one else f"{count} runtime processes",
+        "pinned_namespaces": (
+            f"{count} pinned namespace was" if one else f"{count} pinned namespaces were"
+        ),
+        "pods": f"{count} pod was" if one else f"{count} pods were",
+        "findings": f"{count} finding was" if one else f"{count} findings were",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +86,9 @@ def _message(
     path = first.path or ""
     if stage is ScanStage.FINDINGS:
         code = cause.removeprefix("not checked for ")
-        text = UNCONCLUDED.get(code, "{count} findings were not concluded").format(count=count)
+        text = UNCONCLUDED.get(code, "{findings} not concluded").format(**_counted_words(count))
         return f"{text}: {first.reason.partition(': ')[2]}"
-    text = UNSEEN.get(stage, "{count} reads failed").format(count=count, path=path)
+    text = UNSEEN.get(stage, "{count} reads failed").format(path=path, **_counted_words(count))
     if stage in (ScanStage.RUNTIME, ScanStage.CRI, ScanStage.MOUNTS) and len(group) > 1:
         text += f" (and {len(group) - 1} more)"
     if stage is ScanStage.FDS and cause == "bound reached":

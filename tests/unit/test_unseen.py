@@ -182,6 +182,16 @@ def test_errors_are_summarised_once_per_cause_with_a_hint() -> None:
     assert "CAP_SYS_PTRACE" not in str(held[0].message)
 
 
+def test_one_of_a_kind_is_said_in_the_singular() -> None:
+    errors = [
+        ScanError(ScanStage.NS, "EACCES", 5, "/proc/5/ns/net"),
+        ScanError(ScanStage.FINDINGS, "not checked for OrphanNamespace: why", path="/run/netns/a"),
+    ]
+    ns, findings = (str(e.message) for e in error_summary(errors, HOST, Privileges()))
+    assert ns == "the namespaces of 1 process could not be read: EACCES"
+    assert findings == "1 pinned namespace was not checked for OrphanNamespace: why"
+
+
 def test_pid_1_behind_kthreadd_is_said_by_the_host_note_alone() -> None:
     errors = [ScanError(ScanStage.NS, "EACCES", 1, "/proc/1/ns/net")]
     kthreadd = HostReference(HostReferenceKind.KTHREADD, 2, dict(HOST_NS), note="pid 1 ...")

@@ -108,8 +108,8 @@ def host_entry(host: HostReference) -> ScanErrorReport | None:
         return None
     if host.kind is HostReferenceKind.SELF:
         consequence = (
-            "nsinspect's own namespaces stand in for them: 'host' verdicts and host-sharing "
-            "findings hold only if nsinspect runs in the node's namespaces"
+            "'host' verdicts and host-sharing findings hold only if nsinspect runs in the "
+            "node's namespaces"
         )
     else:
         consequence = "no verdict about the node's namespaces could be concluded"
@@ -118,7 +118,7 @@ def host_entry(host: HostReference) -> ScanErrorReport | None:
         reason=host.kind,
         pid=host.pid if host.pid else UNSET,
         count=1,
-        message=f"the node's namespaces could not be read ({host.note}); {consequence}",
+        message=f"the node's namespaces could not be read ({host.note}): {consequence}",
     )
 
 

@@ -203,7 +203,10 @@ def test_a_host_reference_of_the_scanners_own_is_said() -> None:
     own = HostReference(HostReferenceKind.SELF, 4242, dict(HOST_NS), note="pid 1's unreadable")
     (entry,) = error_summary([], own, Privileges())
     assert entry.stage is ScanStage.HOST and entry.reason == "self"
-    assert "nsinspect's own namespaces stand in" in str(entry.message)
+    assert str(entry.message) == (
+        "the node's namespaces could not be read (pid 1's unreadable): 'host' verdicts and "
+        "host-sharing findings hold only if nsinspect runs in the node's namespaces"
+    )
 
 
 # -- doctor's exit code ------------------------------------------------------------------------

@@ -222,7 +222,20 @@ def render_findings(finding_list: FindingList) -> None:
     """`nsinspect doctor`: one line per finding, worst first, and a count."""
     items = finding_list.items
     if not items:
-        echo_lines([f"No findings on node {finding_list.node}: every pod shares what it should."])
+        unseen = value_or(finding_list.errors, [])
+        unreachable = value_or(finding_list.unreachable, {})
+        if unseen or unreachable:
+            # Never a clean answer from an incomplete check: what was missed is on stderr.
+            echo_lines(
+                [
+                    f"No findings on node {finding_list.node} in what could be checked; "
+                    "not everything could be (see the warnings)."
+                ]
+            )
+        else:
+            echo_lines(
+                [f"No findings on node {finding_list.node}: every pod shares what it should."]
+            )
         return
     rows = []
     for finding in items:

@@ -15,6 +15,9 @@ from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml
 from harness.synthetic import readlink_inode, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.podman]
+# The demo's pod, under a name of its own: the CRI test node runs a default/my-nginx-pod, and
+# nsinspect finds that node with no flags while it runs.
+SEED_POD = "nsi-cli-web"
 
 
 def nsinspect(*args: str, capabilities: bool = True) -> subprocess.CompletedProcess[str]:
@@ -27,11 +30,11 @@ def nsinspect(*args: str, capabilities: bool = True) -> subprocess.CompletedProc
 
 @pytest.fixture(scope="module")
 def seed() -> Iterator[dict[str, Any]]:
-    with kube_play(pod_yaml("my-nginx-pod", SEED_CONTAINERS)) as inspected:
+    with kube_play(pod_yaml(SEED_POD, SEED_CONTAINERS)) as inspected:
         yield inspected
 
 
-def pod_json(name: str = "my-nginx-pod") -> dict[str, Any]:
+def pod_json(name: str = SEED_POD) -> dict[str, Any]:
     result = nsinspect("pod", name, "-o", "json")
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
@@ -39,7 +42,7 @@ def pod_json(name: str = "my-nginx-pod") -> dict[str, Any]:
 
 
 def test_pod_table_reports_verdicts_and_the_summary(seed: dict[str, Any]) -> None:
-    result = nsinspect("pod", "my-nginx-pod")
+    result = nsinspect("pod", SEED_POD)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("CONTAINER"))
@@ -70,7 +73,7 @@ def test_pod_table_reports_verdicts_and_the_summary(seed: dict[str, Any]) -> Non
 
 
 def test_pod_wide_shows_inodes(seed: dict[str, Any]) -> None:
-    result = nsinspect("pod", "my-nginx-pod", "-o", "wide")
+    result = nsinspect("pod", SEED_POD, "-o", "wide")
     assert result.returncode == 0
     for container in pod_json()["containers"]:
         assert f"pod:{readlink_inode(container['pid'], 'net')}" in result.stdout
@@ -79,14 +82,14 @@ def test_pod_wide_shows_inodes(seed: dict[str, Any]) -> None:
 
 def test_pod_json_and_yaml_are_the_same_document(seed: dict[str, Any]) -> None:
     as_json = pod_json()
-    as_yaml = yaml.safe_load(nsinspect("pod", "my-nginx-pod", "-o", "yaml").stdout)
+    as_yaml = yaml.safe_load(nsinspect("pod", SEED_POD, "-o", "yaml").stdout)
     for document in (as_json, as_yaml):
         document.pop("taken_at")
         document.pop("errors")  # pid 1 may or may not be readable between two runs
     assert as_json == as_yaml
     assert as_json["pod"] == {
         "namespace": "",
-        "name": "my-nginx-pod",
+        "name": SEED_POD,
         "uid": seed["Id"],
         "runtime": "podman",
         "source": "oci-config",
@@ -97,16 +100,14 @@ def test_pod_json_and_yaml_are_the_same_document(seed: dict[str, Any]) -> None:
 def test_pods_lists_the_seed_pod_and_filters_by_namespace(seed: dict[str, Any]) -> None:
     listing = json.loads(nsinspect("pods", "-o", "json").stdout)
     assert listing["kind"] == "PodList"
-    assert "my-nginx-pod" in [item["pod"]["name"] for item in listing["items"]]
+    assert SEED_POD in [item["pod"]["name"] for item in listing["items"]]
     table = nsinspect("pods", "-A")
-    row = next(
-        line.split() for line in table.stdout.splitlines() if " my-nginx-pod " in f" {line} "
-    )
-    assert row[:3] == ["-", "my-nginx-pod", "podman"]
+    row = next(line.split() for line in table.stdout.splitlines() if f" {SEED_POD} " in f" {line} ")
+    assert row[:3] == ["-", SEED_POD, "podman"]
     assert row[5:9] == ["2/2", "2/2", "2/2", "0/2"]
     filtered = json.loads(nsinspect("pods", "-n", "kube-system", "-o", "json").stdout)
     assert all(item["pod"]["namespace"] == "kube-system" for item in filtered["items"])
-    assert "my-nginx-pod" not in [item["pod"]["name"] for item in filtered["items"]]
+    assert SEED_POD not in [item["pod"]["name"] for item in filtered["items"]]
     wide = nsinspect("pods", "-o", "wide")
     assert seed["Id"] in wide.stdout
 
@@ -115,13 +116,13 @@ def test_pid_reports_membership_and_namespaces(seed: dict[str, Any]) -> None:
     nginx = next(c for c in pod_json()["containers"] if c["name"] == "my-nginx-container")
     report = json.loads(nsinspect("pid", str(nginx["pid"]), "-o", "json").stdout)
     assert report["member_of"] == {
-        "pod": "my-nginx-pod",
+        "pod": SEED_POD,
         "container": "my-nginx-container",
         "role": "app",
     }
     assert report["namespaces"]["mnt"]["inode"] == readlink_inode(nginx["pid"], "mnt")
     table = nsinspect("pid", str(nginx["pid"]))
-    assert "pod my-nginx-pod, container my-nginx-container" in table.stdout
+    assert f"pod {SEED_POD}, container my-nginx-container" in table.stdout
 
 
 @pytest.mark.parametrize("form", ["net:{}", "net:[{}]"])
@@ -141,11 +142,11 @@ def test_ns_accepts_both_forms_and_lists_users(seed: dict[str, Any], form: str) 
 
 
 def test_unknown_pod_names_the_namespace_and_close_names(seed: dict[str, Any]) -> None:
-    result = nsinspect("pod", "my-nginx-pdo")
+    result = nsinspect("pod", "nsi-cli-wbe")
     assert result.returncode == 1
-    assert 'pod "my-nginx-pdo" not found in any namespace' in result.stderr
-    assert "Did you mean: my-nginx-pod (no namespace)?" in result.stderr
-    in_ns = nsinspect("pod", "my-nginx-pod", "-n", "default")
+    assert 'pod "nsi-cli-wbe" not found in any namespace' in result.stderr
+    assert f"Did you mean: {SEED_POD} (no namespace)?" in result.stderr
+    in_ns = nsinspect("pod", SEED_POD, "-n", "default")
     assert in_ns.returncode == 1
     assert 'not found in namespace "default"' in in_ns.stderr
     assert "Traceback" not in result.stderr + in_ns.stderr
@@ -193,7 +194,7 @@ def test_without_privilege_it_says_which_capability_is_missing(seed: dict[str, A
         other_user.wait()
     # Even root processes are out of reach when they hold capabilities the reader lacks: the
     # pod is still found (by its cgroup and bundle) and its verdicts say why they are unknown.
-    pod = nsinspect("pod", "my-nginx-pod", "-o", "json", capabilities=False)
+    pod = nsinspect("pod", SEED_POD, "-o", "json", capabilities=False)
     assert pod.returncode == 0 and "Traceback" not in pod.stderr
     containers = json.loads(pod.stdout)["containers"]
     assert sorted(c["name"] for c in containers) == sorted(SEED_CONTAINERS)

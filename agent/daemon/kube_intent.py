@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..model import NameSource, PodIntent, Snapshot
+from ..model import NameSource, PodIntent, Snapshot, is_container_id
 
 LOG = logging.getLogger("nsinspect.kube")
 GONE = 410
 FORBIDDEN = 403
 STATUS_KEYS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
-# How containerd, CRI-O and docker name containers, in cgroup paths too: only such an id can
-# match a container on the node, so nothing else is kept.
-CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 # The pods of one node by uid, as the watch and local mode hold them.
 NodeIntents = dict[str, PodIntent]
 MAX_BACKOFF_SECONDS = 30.0
@@ -64,7 +60,7 @@ def _container_ids(status: dict[str, object]) -> dict[str, str]:
         for entry in _list(status.get(key)):
             name = _text(_object(entry).get("name"))
             _, sep, container_id = _text(_object(entry).get("containerID")).partition("://")
-            if name and sep and CONTAINER_ID.fullmatch(container_id):
+            if name and sep and is_container_id(container_id):
                 found[container_id] = sys.intern(name)
     return found
 
@@ -90,6 +86,11 @@ def node_intents(listing: object) -> tuple[NodeIntents, str]:
     return dict(pair for pair in pairs if pair is not None), version
 
 
+def node_selector(node_name: str) -> str:
+    """The field selector of the pods bound to one node."""
+    return f"spec.nodeName={node_name}"
+
+
 def list_node_intents(
     core: Any, node_name: str, timeout: tuple[float, float] = (5, 30)
 ) -> tuple[NodeIntents, str]:
@@ -98,7 +99,7 @@ def list_node_intents(
     Read as JSON, not as the official client's models: the client refuses a whole list for
     one pod it cannot build, where `intent_from_pod` keeps what it can of each."""
     response = core.list_pod_for_all_namespaces(
-        field_selector=f"spec.nodeName={node_name}",
+        field_selector=node_selector(node_name),
         _request_timeout=timeout,
         _preload_content=False,
     )
@@ -224,7 +225,7 @@ class PodIntentWatcher:
             stream = watch.Watch(return_type="object")
             for event in stream.stream(
                 core.list_pod_for_all_namespaces,
-                field_selector=f"spec.nodeName={self.node_name}",
+                field_selector=node_selector(self.node_name),
                 resource_version=version,
                 timeout_seconds=WATCH_SECONDS,
                 allow_watch_bookmarks=True,

@@ -17,6 +17,7 @@ from .pods import (
     PodIntent,
     PodRef,
     Sandbox,
+    is_container_id,
 )
 from .process_tree import PAUSE_COMMS, container_init_pid
 from .runtime_process import RuntimeProcess
@@ -92,4 +93,5 @@ __all__ = [
     "Verdict",
     "container_init_pid",
     "errno_name",
+    "is_container_id",
 ]

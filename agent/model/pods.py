@@ -6,6 +6,7 @@ built from these, so the wire format can stay stable while the model changes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,6 +23,14 @@ from .vocabulary import (
 
 # A pod's runtime, namespace, name and uid: what keeps it apart from every other pod on a node.
 PodIdentityKey = tuple[str, str, str, str]
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def is_container_id(text: str) -> bool:
+    """64 hex digits, as containerd, CRI-O, podman and docker name their containers (in cgroup
+    paths and in Kubernetes' `containerID` too). Only such an id becomes part of a path in a
+    runtime's state directory: an id taken from an annotation or a label may say `../..` or `*`."""
+    return _CONTAINER_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import glob
 import os
 
-from ..model import ContainerIdentity, Evidence, Role, Runtime, ScanError
+from ..model import ContainerIdentity, Evidence, Role, Runtime, ScanError, is_container_id
 from .cgroups import CgroupMatch
 from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
 from .requested import requested_from_spec, through_sandbox
-from .resolver import is_container_id, under_root
+from .resolver import under_root
 
 DEFAULT_STATE = "/run/containerd"
 TASK_DIR = "io.containerd.runtime.v2.task"

@@ -14,10 +14,18 @@ import os
 
 import msgspec
 
-from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime, ScanError
+from ..model import (
+    ContainerIdentity,
+    Evidence,
+    NamespaceMode,
+    Role,
+    Runtime,
+    ScanError,
+    is_container_id,
+)
 from .cgroups import CgroupMatch
 from .kubelet_names import parse_kubelet_name
-from .resolver import is_container_id, under_root
+from .resolver import under_root
 from .state_json import read_json_file
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"

@@ -18,7 +18,15 @@ from __future__ import annotations
 import glob
 import os
 
-from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime, ScanError
+from ..model import (
+    ContainerIdentity,
+    Evidence,
+    NamespaceMode,
+    Role,
+    Runtime,
+    ScanError,
+    is_container_id,
+)
 from .cgroups import CgroupMatch
 from .kubelet_names import parse_kubelet_name
 from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
@@ -28,7 +36,7 @@ from .requested import (
     requested_from_spec,
     through_sandbox,
 )
-from .resolver import is_container_id, under_root
+from .resolver import under_root
 from .state_json import MalformedJsonError, decode_json
 
 DEFAULT_RUN_ROOT = "/run/containers/storage"

@@ -22,11 +22,12 @@ from ..model import (
     Role,
     Runtime,
     ScanError,
+    is_container_id,
 )
 from .cgroups import CgroupMatch
 from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
 from .podman_db import PodmanPod, read_podman_pods
-from .resolver import is_container_id, under_root
+from .resolver import under_root
 from .state_json import read_json_file
 
 CONTAINER_TYPE = "io.kubernetes.cri-o.ContainerType"

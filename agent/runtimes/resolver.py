@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Protocol
 
 from ..model import ContainerIdentity, ScanError
@@ -29,16 +28,6 @@ class RuntimeResolver(Protocol):
     def identify(self, match: CgroupMatch, errors: list[ScanError]) -> ContainerIdentity | None:
         """The identity of `match.container_id`, or None when this runtime does not know it."""
         ...
-
-
-_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
-
-
-def is_container_id(text: str) -> bool:
-    """64 hex digits, as every runtime here names its containers. Only such an id becomes part of
-    a path in a runtime's state directory: an id taken from an annotation or a label may say
-    `../..` or `*`."""
-    return _CONTAINER_ID.fullmatch(text) is not None
 
 
 def under_root(host_root: str, path: str) -> str:

@@ -60,11 +60,7 @@ def unread_from(errors: Iterable[ScanError]) -> Unread:
     seen: dict[str, set[object]] = {name: set() for name in STAGE_FIELDS.values()}
     for error in errors:
         name = STAGE_FIELDS.get(error.stage)
-        if (
-            name is None
-            or error.process_gone
-            or (name == "ns_links" and error.pid == HOST_INIT_PID)
-        ):
+        if name is None or error.process_gone:
             continue
         seen[name].add(error.pid if error.pid is not None else error.path)
     return Unread(**{name: len(keys) for name, keys in seen.items()})

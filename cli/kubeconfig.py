@@ -33,10 +33,15 @@ class KubeconfigSearch:
     usable: tuple[str, ...] = ()
     unusable: dict[str, str] = field(default_factory=dict)  # path -> why
 
+    def reasons(self) -> str:
+        """Which files were passed over and why: `PATH: REASON; PATH: REASON`."""
+        return "; ".join(f"{path}: {reason}" for path, reason in self.unusable.items())
+
     def warning(self) -> str:
         """One line for stderr when nothing usable was found but something was passed over."""
-        why = "; ".join(f"{path}: {reason}" for path, reason in self.unusable.items())
-        return f"ignoring the kubeconfig ({why}); scanning this node instead (local mode)"
+        return (
+            f"ignoring the kubeconfig ({self.reasons()}); scanning this node instead (local mode)"
+        )
 
 
 def _reason(exc: OSError) -> str:

@@ -87,8 +87,7 @@ class KubernetesNames:
         the official client refuses."""
         search = find_kubeconfig(self.kubeconfig)
         if not search.usable and search.unusable and self.warn_unusable:
-            why = "; ".join(f"{path}: {reason}" for path, reason in search.unusable.items())
-            warn_names(f"unusable kubeconfig: {why}")
+            warn_names(f"unusable kubeconfig: {search.reasons()}")
         if not search.usable and IN_CLUSTER_ENV not in os.environ:
             return None
         try:

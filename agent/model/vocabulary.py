@@ -97,6 +97,9 @@ class ScanStage(StrEnum):
     CRI = "cri"  # a CRI socket
     HOST = "host"  # the node's own namespaces (the host reference)
     FINDINGS = "findings"  # a finding left unconcluded: what it rests on could not be read
+    # The agent itself: its server answers from a scan that is stale (the scanner stopped or is
+    # stuck), added to a document by the server, never by a scan.
+    AGENT = "agent"
 
 
 class NamespaceMode(StrEnum):

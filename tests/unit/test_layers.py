@@ -31,7 +31,10 @@ ALLOWED: dict[str, set[str]] = {
         "agent/namespace_contents",
         "agent/report",
     },
+    "agent/exchange": set(),
+    "agent/server": {"agent/exchange"},
     "agent/daemon": {
+        "agent/exchange",
         "agent/model",
         "agent/discovery",
         "agent/report",

@@ -1,0 +1,147 @@
+"""`nsinspect agent` on a plain node: the scanner starts the server as a child without privileges.
+
+The child is a fresh interpreter (`python -m nsinspect.agent.server`), not a fork: it holds none of
+the scanner's memory, modules or open files. Running as root, it is told `--drop-to 65534:65534`:
+it imports what it serves with and binds its ports, then gives up its capabilities (bounding set
+too), its groups and uid 0 before it reads a byte from the network. It starts as root rather than
+as 65534 because the installation may sit where uid 65534 cannot read (a virtualenv in /root).
+Running as another user it keeps that user: it has nothing to drop, which the server checks. It
+dies with the scanner (`--parent-pid`: the server sets its parent-death signal).
+
+Checking tokens needs the cluster's API; uid 65534 cannot read root's kubeconfig, so the scanner
+passes what its kubeconfig yields (server, token, CA, client certificate) through a pipe that only
+the child holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOG = logging.getLogger("nsinspect.agent")
+SERVER_UID = SERVER_GID = 65534  # nobody/nogroup, as the DaemonSet's server container runs
+STOP_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """What the server is told; the flags of `nsinspect-server`."""
+
+    results_dir: Path
+    bind: str = "0.0.0.0"
+    port: int = 9977
+    api_port: int = 9978
+    metrics_auth: bool = False
+    api_auth: str = "optional"
+    log_level: str = "info"
+    limits: dict[str, float] = field(default_factory=dict)  # flag name -> value
+
+    def arguments(self) -> list[str]:
+        arguments = ["--results-dir", str(self.results_dir), "--bind", self.bind]
+        arguments += ["--port", str(self.port), "--api-port", str(self.api_port)]
+        arguments += ["--api-auth", self.api_auth, "--log-level", self.log_level]
+        if self.metrics_auth:
+            arguments.append("--metrics-auth")
+        for flag, value in sorted(self.limits.items()):
+            arguments += [f"--{flag}", f"{value:g}"]
+        return arguments
+
+
+def kube_credentials(kubeconfig: str | None, context: str | None) -> dict[str, Any]:
+    """What the server needs to call TokenReview and SubjectAccessReview, from the scanner's
+    kubeconfig (exec plugins and OIDC resolved by the official client)."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(
+        config_file=kubeconfig, context=context, client_configuration=configuration
+    )
+    authorization = configuration.get_api_key_with_prefix("authorization") or ""
+    token = authorization.removeprefix("Bearer ").strip() or None
+    return {
+        "server": configuration.host,
+        "token": token,
+        "ca_pem": _read(configuration.ssl_ca_cert),
+        "cert_pem": _read(configuration.cert_file),
+        "key_pem": _read(configuration.key_file),
+        "verify": bool(configuration.verify_ssl),
+    }
+
+
+def _read(path: str | None) -> str | None:
+    return Path(path).read_text() if path else None
+
+
+def results_directory() -> Path:
+    """A fresh results directory for this run: under /run when root (memory, as the DaemonSet's
+    emptyDir), readable by the server's group only."""
+    parent = "/run" if os.geteuid() == 0 and os.path.isdir("/run") else None
+    path = Path(tempfile.mkdtemp(prefix="nsinspect-", dir=parent))
+    path.chmod(0o750)
+    if os.geteuid() == 0:
+        os.chown(path, 0, SERVER_GID)
+    return path
+
+
+def remove_results(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class ServerChild:
+    """The server process: started once the scanner's results directory exists, stopped with
+    the scanner; `on_exit` is called if it ends on its own."""
+
+    def __init__(self, options: ServerOptions, credentials: dict[str, Any] | None) -> None:
+        self.options = options
+        self.credentials = credentials
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+
+    def start(self, on_exit: Callable[[int], None]) -> None:
+        command = [sys.executable, "-m", "nsinspect.agent.server", *self.options.arguments()]
+        command += ["--parent-pid", str(os.getpid())]
+        read_end = write_end = -1
+        if self.credentials is not None:
+            read_end, write_end = os.pipe()
+            command += ["--kube-credentials-fd", str(read_end)]
+        if os.geteuid() == 0:
+            command += ["--drop-to", f"{SERVER_UID}:{SERVER_GID}"]
+        try:
+            self.process = subprocess.Popen(command, pass_fds=(read_end,) if read_end >= 0 else ())
+        finally:
+            if read_end >= 0:
+                os.close(read_end)
+        if write_end >= 0:
+            with os.fdopen(write_end, "w") as pipe, contextlib.suppress(BrokenPipeError):
+                json.dump(self.credentials, pipe)  # the server died at once: _watch says so
+        LOG.info("server started", extra={"fields": {"pid": self.process.pid}})
+        threading.Thread(target=self._watch, args=(on_exit,), name="server", daemon=True).start()
+
+    def _watch(self, on_exit: Callable[[int], None]) -> None:
+        assert self.process is not None
+        code = self.process.wait()
+        if not self._stopping:
+            LOG.error("the server exited on its own", extra={"fields": {"exit_code": code}})
+            on_exit(code)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -78,6 +78,22 @@ ENDPOINT = closed(
         "honorLabels": {"type": "boolean"},
         "relabelings": {"type": "array", "items": RELABEL_CONFIG},
         "metricRelabelings": {"type": "array", "items": RELABEL_CONFIG},
+        # The Prometheus pod's own service account token, read from its file at each scrape
+        # (deprecated by the CRD in favour of authorization, which names a Secret instead).
+        "bearerTokenFile": {"type": "string"},
+        "authorization": closed(
+            {
+                "type": {"type": "string"},
+                "credentials": closed(
+                    {
+                        "name": {"type": "string"},
+                        "key": {"type": "string"},
+                        "optional": {"type": "boolean"},
+                    },
+                    required=("key",),
+                ),
+            }
+        ),
     }
 )
 RULE = {

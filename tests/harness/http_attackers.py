@@ -1,0 +1,283 @@
+"""Clients that attack the agent's HTTP serving (issue K), aimed only at loopback addresses.
+
+A `Flood` is a set of TCP connections driven by one thread: each sends its payload at once
+(the header flood: 98 headers of 65 KB, never finished by the blank line), a byte a second (a
+slowloris) or nothing (an idle flood), and records when it connected, what the server answered
+and when the server closed it. `HealthProbe` asks /healthz every 50 ms from its own source
+address (kubelet probes come from the node's address, a flood from a pod's) and keeps each
+answer's latency. Bounds: at most MAX_CONNECTIONS connections and
+MAX_SECONDS per flood; leaving a `with` closes every socket and joins every thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import ipaddress
+import resource
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from harness.process_facts import Periodic
+
+MAX_CONNECTIONS = 4_000
+MAX_HEADER_CLIENTS = 20
+MAX_SECONDS = 600.0
+FD_MARGIN = 200  # the test's own files, the probes, the agent's pipes
+FLOOD_SOURCE = "127.0.0.1"  # a pod's address
+PROBE_SOURCE = "127.0.0.2"  # the node's, where kubelet probes come from
+
+
+class FdLimitTooLowError(Exception):
+    """The hard RLIMIT_NOFILE leaves no room for the flood (a test skips with this reason)."""
+
+
+def loopback(address: str) -> str:
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"attacks are aimed at loopback addresses only, not {address}")
+    return address
+
+
+def raise_fd_limit(connections: int) -> None:
+    """Lift the soft RLIMIT_NOFILE of this process to fit `connections`, within the hard one."""
+    needed = connections + FD_MARGIN
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise FdLimitTooLowError(
+            f"{connections} connections need {needed} fds; the hard limit is {hard}"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def oversized_headers(port: int, headers: int = 98, line_bytes: int = 65_000) -> bytes:
+    """A GET whose header lines are each `line_bytes` long, left unfinished (no blank line)."""
+    start = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+    lines = (
+        f"X-Flood-{n:02d}: ".encode().ljust(line_bytes - 2, b"a") + b"\r\n" for n in range(headers)
+    )
+    return start + b"".join(lines)
+
+
+def unfinished_request(port: int) -> bytes:
+    """What a slowloris trickles: a request whose headers never end."""
+    return f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode() + b"s" * 4096
+
+
+@dataclass
+class Connection:
+    sock: socket.socket
+    source: str
+    payload: bytes
+    opened: float  # time.monotonic()
+    sent: int = 0
+    connected_after: float | None = None
+    closed_after: float | None = None  # by the server: end of stream or reset
+    refused: bool = False  # the connect itself failed
+    reply: bytearray = field(default_factory=bytearray)
+
+    @property
+    def status_line(self) -> str:
+        return self.reply.split(b"\r\n", 1)[0].decode("latin-1") if self.reply else ""
+
+    @property
+    def open(self) -> bool:
+        return self.closed_after is None and not self.refused
+
+
+@dataclass
+class Flood:
+    """`count` connections to 127.0.0.1:`port`, spread over `sources`; `trickle` sends one byte of
+    the payload a second instead of all at once. Runs while in the `with`, at most `seconds`."""
+
+    port: int
+    count: int
+    payload: bytes = b""
+    trickle: bool = False
+    sources: Sequence[str] = (FLOOD_SOURCE,)
+    host: str = "127.0.0.1"
+    seconds: float = 120.0
+    connections: list[Connection] = field(default_factory=list)
+    _selector: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.count <= MAX_CONNECTIONS or not 0 < self.seconds <= MAX_SECONDS:
+            raise ValueError(f"a flood is 1..{MAX_CONNECTIONS} connections, <= {MAX_SECONDS} s")
+        for address in (self.host, *self.sources):
+            loopback(address)
+
+    def __enter__(self) -> Flood:
+        raise_fd_limit(self.count + len(self.connections))
+        for n in range(self.count):
+            self._connect(self.sources[n % len(self.sources)])
+        self._thread = threading.Thread(target=self._run, name="http-flood", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            assert not self._thread.is_alive(), "the flood's thread did not end"
+        for connection in self.connections:
+            connection.sock.close()
+        self._selector.close()
+
+    def _connect(self, source: str) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        connection = Connection(sock, source, self.payload, time.monotonic())
+        self.connections.append(connection)
+        code = sock.connect_ex((self.host, self.port))
+        if code not in (0, errno.EINPROGRESS):
+            connection.refused = True
+            return
+        self._selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, connection)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        next_drip = time.monotonic() + 1.0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            for key, mask in self._selector.select(timeout=0.05):
+                self._serve(key.data, mask)
+            if self.trickle and time.monotonic() >= next_drip:
+                next_drip += 1.0
+                for connection in self.connections:
+                    if connection.open and connection.connected_after is not None:
+                        self._send(connection, 1)
+
+    def _serve(self, connection: Connection, mask: int) -> None:
+        now = time.monotonic() - connection.opened
+        if connection.connected_after is None and mask & selectors.EVENT_WRITE:
+            if connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                connection.refused = True
+                self._selector.unregister(connection.sock)
+                return
+            connection.connected_after = now
+        if mask & selectors.EVENT_READ:
+            try:
+                data = connection.sock.recv(65536)
+            except OSError:
+                data = b""
+            connection.reply += data
+            if not data:
+                self._closed(connection, now)
+                return
+        if connection.connected_after is not None and not self.trickle:
+            self._send(connection, len(connection.payload))
+        if connection.open and (self.trickle or connection.sent >= len(connection.payload)):
+            self._selector.modify(connection.sock, selectors.EVENT_READ, connection)
+
+    def _send(self, connection: Connection, most: int) -> None:
+        chunk = connection.payload[connection.sent : connection.sent + min(most, 262_144)]
+        if not chunk:
+            return
+        try:
+            connection.sent += connection.sock.send(chunk)
+        except BlockingIOError:
+            pass
+        except OSError:  # reset or broken pipe: the server is done with it
+            self._closed(connection, time.monotonic() - connection.opened)
+
+    def _closed(self, connection: Connection, after: float) -> None:
+        connection.closed_after = after
+        self._selector.unregister(connection.sock)
+
+    def closed_within(self, seconds: float) -> list[Connection]:
+        """The connections the server closed within `seconds` of their opening."""
+        return [
+            c for c in self.connections if c.closed_after is not None and c.closed_after <= seconds
+        ]
+
+    @property
+    def connected(self) -> list[Connection]:
+        return [c for c in self.connections if c.connected_after is not None]
+
+    @property
+    def still_open(self) -> list[Connection]:
+        return [c for c in self.connections if c.open]
+
+    def status_lines(self) -> list[str]:
+        return [c.status_line for c in self.connections]
+
+
+def percentile(values: Iterable[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float  # time.monotonic() when asked
+    seconds: float
+    status: int | None  # None: no answer (refused, timed out, reset)
+    error: str = ""
+
+
+@dataclass
+class HealthProbe:
+    """GET `path` every `period` s from `source`, each with its own connection, like kubelet."""
+
+    port: int
+    source: str = PROBE_SOURCE
+    path: str = "/healthz"
+    period: float = 0.05
+    timeout: float = 1.0
+    answers: list[Answer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        loopback(self.source)
+        self._asking = Periodic(
+            lambda: self.answers.append(self.ask()), self.period, "health-probe"
+        )
+
+    def __enter__(self) -> HealthProbe:
+        self._asking.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._asking.stop(timeout=self.timeout + 5)
+
+    def record(self) -> None:
+        self.answers.append(self.ask())
+
+    def ask(self) -> Answer:
+        started = time.monotonic()
+        client = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=self.timeout, source_address=(self.source, 0)
+        )
+        try:
+            client.request("GET", self.path)
+            reply = client.getresponse()
+            reply.read()
+            return Answer(started, time.monotonic() - started, reply.status)
+        except (OSError, http.client.HTTPException) as exc:
+            return Answer(started, time.monotonic() - started, None, f"{type(exc).__name__}: {exc}")
+        finally:
+            client.close()
+
+    def latencies(self) -> list[float]:
+        return [a.seconds for a in self.answers]
+
+    @property
+    def failures(self) -> list[Answer]:
+        return [a for a in self.answers if a.status != 200]
+
+    def summary(self) -> str:
+        seconds = self.latencies()
+        return (
+            f"{len(seconds)} probes, p50 {percentile(seconds, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(seconds, 0.99) * 1000:.1f} ms, "
+            f"max {max(seconds, default=0) * 1000:.1f} ms, "
+            f"{len(self.failures)} failed"
+        )

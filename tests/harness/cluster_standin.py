@@ -1,8 +1,12 @@
-"""A stand-in API server for the remote CLI: pod lookups, agent discovery and the pod proxy.
+"""A stand-in API server for the remote CLI and the agent's access checks: pod lookups, agent
+discovery, pod port-forward and pod proxy, TokenReview and SubjectAccessReview.
 
-It serves the real API's JSON shapes (Pod, PodList, Status) for the calls the CLI makes, and
-forwards `/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/<path>` to a real agent listening on
-this machine, as the API server would forward it to the agent pod. Only for tests.
+It serves the real API's JSON shapes (Pod, PodList, Status, TokenReview, SubjectAccessReview)
+for the calls the CLI and the agent make; it forwards
+`/api/v1/namespaces/<ns>/pods/<pod>/portforward?ports=N` (websocket) and
+`/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/<path>` to a real agent listening on this
+machine, as the API server and kubelet would reach the agent pod. Callers are authenticated by
+bearer token when `require_auth` is set. Only for tests.
 """
 
 from __future__ import annotations
@@ -20,9 +24,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from harness.cluster_reviews import (
+    ACCESS_REVIEW_PATH,
+    TOKEN_REVIEW_PATH,
+    access_review,
+    token_review,
+)
+from harness.kubelet_portforward import LIFETIME, ForwardedPort
+
 AGENT_LABELS = {"app.kubernetes.io/name": "nsinspect", "app.kubernetes.io/component": "agent"}
 POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$")
 LIST_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
+PORT_FORWARD_PATH = re.compile(
+    r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/portforward$"
+)
 PROXY_PATH = re.compile(
     r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/:]+):(?P<port>\d+)/proxy/(?P<rest>.*)$"
 )
@@ -53,14 +68,38 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
 @dataclass
 class Cluster:
     pods: list[dict[str, Any]] = field(default_factory=list)
-    agents: dict[str, str] = field(default_factory=dict)  # agent pod name -> "127.0.0.1:port"
+    # agent pod name -> its ports: {"9977": "127.0.0.1:<metrics port>", "9978": "127.0.0.1:<api>"}
+    agents: dict[str, dict[str, str]] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)  # "get" or "list" refused everywhere
     delay: float = 0.0  # seconds before answering anything (for timeouts)
     requests: list[str] = field(default_factory=list)
+    # Authentication: bearer token -> username (groups: system:authenticated).
+    tokens: dict[str, str] = field(default_factory=dict)
+    # Whether the API's own callers (the CLI, the agent's reviews) need a token from `tokens`.
+    require_auth: bool = False
+    # RBAC: username (or group) -> namespaces where it may get pods; "*": every one, and "".
+    rbac: dict[str, set[str]] = field(default_factory=dict)
+    # RBAC for nonResourceURLs: username (or group) -> paths it may get ("/metrics").
+    non_resource: dict[str, set[str]] = field(default_factory=dict)
+    # Who may create pods/portforward in the agents' namespace; None: everyone.
+    portforward_users: set[str] | None = None
+    # Each TokenReview / SubjectAccessReview posted: {"kind": ..., "spec": ..., "caller": ...}.
+    reviews: list[dict[str, Any]] = field(default_factory=list)
 
-    def add_agent(self, name: str, node: str, address: str) -> None:
+    def add_agent(self, name: str, node: str, address: str, api_address: str | None = None) -> None:
+        """An agent pod on `node`: `address` is its metrics port (9977), `api_address` its API
+        port (9978), each "127.0.0.1:<port>" of a real agent on this machine."""
         self.pods.append(pod(name, "nsinspect", node, AGENT_LABELS))
-        self.agents[name] = address
+        self.agents[name] = {"9977": address}
+        if api_address is not None:
+            self.agents[name]["9978"] = api_address
+
+    def user(self, authorization: str | None) -> str | None:
+        """Who calls, from the Authorization header; None: refused (401)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip() in self.tokens:
+            return self.tokens[token.strip()]
+        return None if self.require_auth else "alice"
 
 
 def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
@@ -77,6 +116,7 @@ def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    caller: str | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -87,7 +127,12 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         path = unquote(url.path)  # the API server works on the decoded path, as Go's net/http
         cluster.requests.append(path)
-        if found := PROXY_PATH.match(path):
+        self.caller = cluster.user(self.headers.get("Authorization"))
+        if self.caller is None:
+            self._send(401, status(401, "Unauthorized", "Unauthorized"))
+        elif found := PORT_FORWARD_PATH.match(path):
+            self._port_forward(found.group("ns"), found.group("pod"), parse_qs(url.query))
+        elif found := PROXY_PATH.match(path):
             self._proxy(found, url.query)
         elif found := POD_PATH.match(path):
             self._get_pod(found.group("ns"), found.group("name"))
@@ -97,6 +142,69 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 404, status(404, "NotFound", "the server could not find the requested resource")
             )
+
+    def do_POST(self) -> None:
+        cluster = self.server.cluster
+        time.sleep(cluster.delay)
+        path = unquote(urlparse(self.path).path)
+        cluster.requests.append(path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if 0 < length <= 1 << 20 else b""
+        caller = cluster.user(self.headers.get("Authorization"))
+        if caller is None:
+            self._send(401, status(401, "Unauthorized", "Unauthorized"))
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, status(400, "BadRequest", "the request body is not JSON"))
+            return
+        if path == TOKEN_REVIEW_PATH:
+            code, answer = token_review(cluster.tokens, body)
+        elif path == ACCESS_REVIEW_PATH:
+            code, answer = access_review(cluster.rbac, cluster.non_resource, body)
+        else:
+            self._send(405, status(405, "MethodNotAllowed", "the server does not allow this "
+                                   "method on the requested resource"))  # fmt: skip
+            return
+        cluster.reviews.append({"kind": answer.get("kind"), "spec": answer.get("spec"),
+                                "caller": caller, "status": answer.get("status")})  # fmt: skip
+        self._send(code, answer)
+
+    def _port_forward(self, namespace: str, name: str, query: dict[str, list[str]]) -> None:
+        cluster = self.server.cluster
+        allowed = cluster.portforward_users
+        if allowed is not None and self.caller not in allowed:
+            message = (
+                f'pods "{name}" is forbidden: User "{self.caller}" cannot create resource '
+                f'"pods/portforward" in API group "" in the namespace "{namespace}"'
+            )
+            self._send(403, status(403, "Forbidden", message))
+            return
+        ports = self.server.cluster.agents.get(name) if namespace == "nsinspect" else None
+        if ports is None:
+            self._send(404, status(404, "NotFound", f'pods "{name}" not found'))
+            return
+        wanted = query.get("ports", [""])[0]
+        if not wanted.isdigit() or not 0 < int(wanted) < 65536:
+            self._send(400, status(400, "BadRequest", f'invalid port "{wanted}"'))
+            return
+        request = f"{self.requestline}\r\n" + "".join(
+            f"{key}: {value}\r\n" for key, value in self.headers.items()
+        )
+        self.connection.settimeout(LIFETIME)
+        forwarded = ForwardedPort(self.connection, int(wanted), name)
+        self.close_connection = True
+        try:
+            if not forwarded.handshake((request + "\r\n").encode("latin-1")):
+                return
+            forwarded.start(ports.get(wanted))
+            while not forwarded.closed.is_set():
+                forwarded.receive(self.rfile.read1(65536))
+        except OSError:
+            pass
+        finally:
+            forwarded.close()
 
     def _get_pod(self, namespace: str, name: str) -> None:
         if "get" in self.server.cluster.forbidden:
@@ -110,8 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forbidden(self, verb: str, namespace: str, what: str) -> None:
         message = (
-            f'{what} is forbidden: User "alice" cannot {verb} resource "pods" in API group "" '
-            f'in the namespace "{namespace}"'
+            f'{what} is forbidden: User "{self.caller}" cannot {verb} resource "pods" '
+            f'in API group "" in the namespace "{namespace}"'
         )
         self._send(403, status(403, "Forbidden", message))
 
@@ -128,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
                          "metadata": {"resourceVersion": "1"}, "items": items})  # fmt: skip
 
     def _proxy(self, found: re.Match[str], query: str) -> None:
-        address = self.server.cluster.agents.get(found.group("pod"))
+        address = self.server.cluster.agents.get(found.group("pod"), {}).get(found.group("port"))
         if address is None:
             self._send(404, status(404, "NotFound", f'pods "{found.group("pod")}" not found'))
             return

@@ -308,7 +308,8 @@ def test_remote_carries_each_agents_unseen_and_names_its_node(
         assert ns["node"] == agent_node and "CAP_SYS_PTRACE" in ns["message"]
         assert f"warning: node {agent_node}: {ns['message'].split(':')[0]}" in listing.stderr
         # An agent that does not answer: could not check everything, with nothing found.
-        cluster.agents["nsinspect-agent-f5"] = f"127.0.0.1:{free_port()}"
+        dead = f"127.0.0.1:{free_port()}"
+        cluster.agents["nsinspect-agent-f5"] = {"9977": dead, "9978": dead}
         silent = nsinspect("--kubeconfig", kubeconfig, "doctor", "-n", NO_PODS_HERE)
         assert silent.returncode == 3, silent.stderr
         assert "the agent on node node-f5 did not answer" in silent.stderr

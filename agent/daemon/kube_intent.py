@@ -16,13 +16,17 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from ..exchange.kube_api import ApiCredentials, KubeApi, KubeApiError
 from ..model import NameSource, PodIntent, Snapshot, is_container_id
 
 LOG = logging.getLogger("nsinspect.kube")
 GONE = 410
 FORBIDDEN = 403
+UNAUTHORIZED = 401
+LIST_SECONDS = 30.0
 STATUS_KEYS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
 # The pods of one node by uid, as the watch and local mode hold them.
 NodeIntents = dict[str, PodIntent]
@@ -127,13 +131,50 @@ def unnamed_kubelet_pods(snapshot: Snapshot) -> bool:
 
 def api_error_reason(exc: Exception) -> str:
     """Why a call to the API server failed, in a short phrase."""
-    from kubernetes.client.exceptions import ApiException
-
-    if isinstance(exc, ApiException):
+    if isinstance(exc, KubeApiError):
         if exc.status == FORBIDDEN:
-            return f"forbidden by RBAC (403): {exc.reason}"
-        return f"API error {exc.status}: {exc.reason}"
+            return f"forbidden by RBAC (403): {exc.message}"
+        return f"API error {exc.status}: {exc.message}" if exc.status else exc.message
+    if type(exc).__module__.startswith("kubernetes"):  # the CLI's calls, with the official client
+        from kubernetes.client.exceptions import ApiException
+
+        if isinstance(exc, ApiException):
+            if exc.status == FORBIDDEN:
+                return f"forbidden by RBAC (403): {exc.reason}"
+            return f"API error {exc.status}: {exc.reason}"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def kubeconfig_credentials(kubeconfig: str | None, context: str | None) -> dict[str, Any]:
+    """What a kubeconfig gives to call the API with (exec plugins and OIDC resolved by the
+    official client, which is loaded only here, off-cluster), as ApiCredentials' JSON."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(
+        config_file=kubeconfig, context=context, client_configuration=configuration
+    )
+    authorization = configuration.get_api_key_with_prefix("authorization") or ""
+    token = authorization.removeprefix("Bearer ").strip() or None
+
+    def pem(path: str | None) -> str | None:
+        return Path(path).read_text() if path else None
+
+    return {
+        "server": configuration.host,
+        "token": token,
+        "ca_pem": pem(configuration.ssl_ca_cert),
+        "cert_pem": pem(configuration.cert_file),
+        "key_pem": pem(configuration.key_file),
+        "verify": bool(configuration.verify_ssl),
+    }
+
+
+def api_for(kubeconfig: str | None, context: str | None = None) -> KubeApi:
+    """The API of a kubeconfig, or of the pod's service account when none is given."""
+    if kubeconfig:
+        return KubeApi(ApiCredentials.from_json(kubeconfig_credentials(kubeconfig, context)))
+    return KubeApi(ApiCredentials.in_cluster())
 
 
 def load_core_api(
@@ -165,12 +206,12 @@ class PodIntentWatcher:
 
     def __init__(
         self,
-        core_api_factory: Callable[[], Any],
+        api_factory: Callable[[], KubeApi],
         node_name: str,
         stop: threading.Event,
         initial_backoff: float = 1.0,
     ) -> None:
-        self._factory = core_api_factory
+        self._factory = api_factory
         self.node_name = node_name
         self._stop = stop
         self._initial_backoff = initial_backoff
@@ -182,22 +223,22 @@ class PodIntentWatcher:
         return self._intents
 
     def run(self) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         backoff = self._initial_backoff
-        core = None
+        api = None
         while not self._stop.is_set():
             try:
-                core = core or self._factory()
-                version = self._relist(core)
+                api = api or self._factory()
+                version = self._relist(api)
                 backoff = self._initial_backoff
-                self._watch(core, version)
-            except ApiException as exc:
+                self._watch(api, version)
+            except KubeApiError as exc:
                 if exc.status == GONE:
                     LOG.info("pod watch expired (410 Gone); listing again")
                     continue
+                if exc.status == UNAUTHORIZED:
+                    api = None  # credentials from a kubeconfig's exec plugin expire: load anew
                 self._down(api_error_reason(exc))
-            except Exception as exc:  # urllib3, socket, config errors: all mean "not reachable"
+            except Exception as exc:  # credentials that cannot be loaded, a bug: "not reachable"
                 self._down(api_error_reason(exc))
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -208,39 +249,41 @@ class PodIntentWatcher:
         self.up = False
         self.last_error = error
 
-    def _relist(self, core: Any) -> str:
-        self._intents, version = list_node_intents(core, self.node_name)
+    def _relist(self, api: KubeApi) -> str:
+        """Read as JSON: one pod the agent cannot make sense of never costs the others."""
+        listing = api.get_json(
+            "/api/v1/pods", {"fieldSelector": node_selector(self.node_name)}, LIST_SECONDS
+        )
+        self._intents, version = node_intents(listing)
         if not self.up:
             LOG.info("Kubernetes API up: %d pods on node %s", len(self._intents), self.node_name)
         self.up = True
         self.last_error = ""
         return version
 
-    def _watch(self, core: Any, version: str) -> None:
-        """Follow changes until stopped; raises ApiException(410) when the version expired."""
-        from kubernetes import watch
-
+    def _watch(self, api: KubeApi, version: str) -> None:
+        """Follow changes until stopped; raises KubeApiError(410) when the version expired."""
         while not self._stop.is_set():
-            # "object": events as the API's JSON, read by intent_from_pod, not the client's models.
-            stream = watch.Watch(return_type="object")
-            for event in stream.stream(
-                core.list_pod_for_all_namespaces,
-                field_selector=node_selector(self.node_name),
-                resource_version=version,
-                timeout_seconds=WATCH_SECONDS,
-                allow_watch_bookmarks=True,
-                _request_timeout=(5, WATCH_SECONDS + 30),
-            ):
+            query = {
+                "fieldSelector": node_selector(self.node_name),
+                "resourceVersion": version,
+                "timeoutSeconds": str(WATCH_SECONDS),
+                "allowWatchBookmarks": "true",
+            }
+            for event in api.watch("/api/v1/pods", query, WATCH_SECONDS + 30):
                 version = self._apply(event) or version
                 if self._stop.is_set():
-                    stream.stop()
+                    return
 
     def _apply(self, event: object) -> str:
-        """One watch event (a line that was not JSON comes as None) applied to the intents;
-        the resourceVersion it carries, "" for none."""
+        """One watch event applied to the intents; the resourceVersion it carries, "" for none."""
         event = _object(event)
-        pod = event.get("raw_object")
+        pod = event.get("object")
         metadata = _object(_object(pod).get("metadata"))
+        if event.get("type") == "ERROR":
+            status = _object(pod)
+            code = status.get("code")
+            raise KubeApiError(code if isinstance(code, int) else 0, _text(status.get("message")))
         if event.get("type") in ("ADDED", "MODIFIED"):
             found = intent_from_pod(pod)
             if found is not None:

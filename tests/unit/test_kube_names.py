@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from harness.kube_standin import StandIn, serve, write_kubeconfig
 from nsinspect.agent.daemon.kube_intent import (
     PodIntentWatcher,
+    api_for,
     intent_from_pod,
-    load_core_api,
     node_intents,
 )
 from nsinspect.agent.model import (
@@ -162,7 +162,7 @@ def test_the_watch_keeps_what_it_can_of_odd_events(tmp_path: Path) -> None:
     stop = threading.Event()
     with serve(state) as port:
         kubeconfig = str(write_kubeconfig(tmp_path / "kubeconfig", port))
-        watcher = PodIntentWatcher(lambda: load_core_api(kubeconfig), "node-1", stop, 0.1)
+        watcher = PodIntentWatcher(lambda: api_for(kubeconfig), "node-1", stop, 0.1)
         thread = threading.Thread(target=watcher.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

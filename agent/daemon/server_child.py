@@ -58,31 +58,6 @@ class ServerOptions:
         return arguments
 
 
-def kube_credentials(kubeconfig: str | None, context: str | None) -> dict[str, Any]:
-    """What the server needs to call TokenReview and SubjectAccessReview, from the scanner's
-    kubeconfig (exec plugins and OIDC resolved by the official client)."""
-    from kubernetes import client, config
-
-    configuration = client.Configuration()
-    config.load_kube_config(
-        config_file=kubeconfig, context=context, client_configuration=configuration
-    )
-    authorization = configuration.get_api_key_with_prefix("authorization") or ""
-    token = authorization.removeprefix("Bearer ").strip() or None
-    return {
-        "server": configuration.host,
-        "token": token,
-        "ca_pem": _read(configuration.ssl_ca_cert),
-        "cert_pem": _read(configuration.cert_file),
-        "key_pem": _read(configuration.key_file),
-        "verify": bool(configuration.verify_ssl),
-    }
-
-
-def _read(path: str | None) -> str | None:
-    return Path(path).read_text() if path else None
-
-
 def results_directory() -> Path:
     """A fresh results directory for this run: under /run when root (memory, as the DaemonSet's
     emptyDir), readable by the server's group only."""

@@ -19,7 +19,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from harness.process_facts import Periodic
@@ -197,16 +197,44 @@ class Flood:
             c for c in self.connections if c.closed_after is not None and c.closed_after <= seconds
         ]
 
+    def wait_closed(self, timeout: float) -> bool:
+        """Until the server has closed every connection that was opened; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.still_open:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     @property
     def connected(self) -> list[Connection]:
         return [c for c in self.connections if c.connected_after is not None]
 
     @property
+    def held(self) -> list[Connection]:
+        """Connected and not closed by the server."""
+        return [c for c in self.connections if c.open and c.connected_after is not None]
+
+    @property
     def still_open(self) -> list[Connection]:
+        """Not closed by the server, not refused: held, or still connecting."""
         return [c for c in self.connections if c.open]
 
     def status_lines(self) -> list[str]:
         return [c.status_line for c in self.connections]
+
+
+def in_waves(wave: Callable[[], Flood], seconds: float, wave_seconds: float = 5.0) -> list[Flood]:
+    """Floods one after another for `seconds`: the next starts once the server has closed every
+    connection of the last (or after `wave_seconds`), so an attack the server ends at once
+    still lasts."""
+    waves = []
+    deadline = time.monotonic() + min(seconds, MAX_SECONDS)
+    while time.monotonic() < deadline:
+        with wave() as flood:
+            flood.wait_closed(min(wave_seconds, max(0.0, deadline - time.monotonic())))
+        waves.append(flood)
+    return waves
 
 
 def percentile(values: Iterable[float], share: float) -> float:

@@ -1,9 +1,13 @@
-"""The agent's lifecycle: wire the scan loop, the serving state, the HTTP server and the
-Kubernetes watcher, run them, and stop everything within a second of SIGTERM/SIGINT.
+"""The scanner's lifecycle: wire the scan loop, the results it writes, its heartbeat, the detail
+socket and the Kubernetes watcher, run them, and stop everything within a second of
+SIGTERM/SIGINT.
 
-Three threads: the scan loop (one full scan per interval; later scans reuse what cannot have
-changed), the Kubernetes watcher (only when a cluster is configured), and the HTTP server. The
-main thread waits for a signal.
+The scanner holds the privileges and listens on no network socket: it writes each scan's results
+to the results directory and answers detail requests on a unix socket there; the unprivileged
+server (agent/server) serves HTTP from both. Threads: the scan loop (one full scan per interval;
+later scans reuse what cannot have changed), the Kubernetes watcher (only when a cluster is
+configured), the detail socket's acceptor and workers. The main thread waits for a signal and
+logs a scan stuck past the watchdog's limit.
 """
 
 from __future__ import annotations
@@ -13,34 +17,38 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from ..discovery.procfs import boot_time
 from ..scanner import ScanConfig, SnapshotBuilder
-from .http_api import AgentApi
+from .detail_server import DetailServer
 from .kube_intent import PodIntentWatcher, load_core_api
 from .memory import pin_mmap_threshold
+from .results_writer import ResultsWriter
 from .scan_loop import ScanLoop
 from .serving import ServingState
 from .watchdog import ScanWatchdog, default_limit
-from .wsgi_server import make_server
 
 LOG = logging.getLogger("nsinspect.agent")
 SWITCH_INTERVAL_SECONDS = 0.001
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+CHECK_SECONDS = 1.0  # how often the main thread looks for a stuck scan to log
 
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     scan: ScanConfig
-    bind: str = "0.0.0.0"  # a node agent is scraped from the pod network
-    port: int = 9977
+    bind: str = "0.0.0.0"  # a node agent is scraped from the pod network (the server's)
+    port: int = 9977  # the server's
     interval: float = 15.0
     kubeconfig: str | None = None
     kube_context: str | None = None
     kubernetes: bool | None = None  # None: when a kubeconfig is given or running in a cluster
     scan_timeout: float | None = None  # a scan running longer fails /healthz; None: the default
+    results_dir: Path = Path("/run/nsinspect")  # the DaemonSet's shared in-memory volume
 
 
 def kubernetes_wanted(config: AgentConfig) -> bool:
@@ -50,6 +58,8 @@ def kubernetes_wanted(config: AgentConfig) -> bool:
 
 
 class Agent:
+    """The scanner role of `nsinspect agent`."""
+
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.stop_event = threading.Event()
@@ -63,30 +73,50 @@ class Agent:
         builder = SnapshotBuilder(
             config.scan, intents=self.watcher.intents if self.watcher else None
         )
-        watchdog = ScanWatchdog(
-            config.scan_timeout or default_limit(config.interval), lambda: builder.step
-        )
         self.serving = ServingState(
-            config.interval, self.watcher, boot_time(builder.scanner.proc_root), watchdog
+            ResultsWriter(config.results_dir),
+            self.watcher,
+            boot_time(builder.scanner.proc_root),
         )
+        self.watchdog = ScanWatchdog(
+            config.results_dir,
+            builder.node_name,
+            config.interval,
+            config.scan_timeout or default_limit(config.interval),
+            self.serving.kubernetes,
+        )
+        builder.on_step = self.watchdog.step_changed
         self.scan_loop = ScanLoop(
-            builder, config.interval, self.stop_event, self.serving.publish, watchdog
+            builder, config.interval, self.stop_event, self.serving.publish, self.watchdog
         )
+        self.detail = DetailServer(config.results_dir, self.serving)
 
-    def run(self) -> None:
-        """Serve until SIGTERM or SIGINT."""
+    def run(self, on_started: Callable[[], None] | None = None) -> None:
+        """Scan until SIGTERM or SIGINT (or `stop_event`). `on_started` is called once the
+        results directory, the first heartbeat and the detail socket exist. Raises OSError when
+        they cannot be made."""
         pin_mmap_threshold()
-        # A scrape that arrives during a scan needs the GIL back after each of its system calls,
-        # and a scan running Python code gives it up only every switch interval (5 ms by
+        # A detail request that arrives during a scan needs the GIL back after each of its system
+        # calls, and a scan running Python code gives it up only every switch interval (5 ms by
         # default). At 1 ms, /metrics p99 at 3,500 processes went from 30-80 ms to 39-50 ms
-        # (3 runs each on a shared 2-CPU machine); the scan pays a few more thread switches.
+        # (3 runs each on a shared 2-CPU machine, when one process served both).
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-        server = make_server(self.config.bind, self.config.port, AgentApi(self.serving))
+        self.serving.writer.prepare()
+        self.watchdog.write()
+        self.detail.start()
+        try:
+            self._run(on_started)
+        finally:
+            self.detail.stop()
+        # A scan still running is left to die with the process: it only reads.
+        LOG.info("scanner stopped")
+
+    def _run(self, on_started: Callable[[], None] | None) -> None:
         LOG.info(
-            "agent listening",
+            "scanner started",
             extra={
                 "fields": {
-                    "address": f"{self.config.bind}:{server.server_port}",
+                    "results_dir": str(self.config.results_dir),
                     "interval_seconds": self.config.interval,
                     "proc_root": self.config.scan.proc_root,
                     "host_root": self.config.scan.host_root,
@@ -94,21 +124,18 @@ class Agent:
                 }
             },
         )
-        threads = [
-            threading.Thread(target=self.scan_loop.run, name="scan", daemon=True),
-            threading.Thread(target=server.serve_forever, args=(0.1,), name="http", daemon=True),
-        ]
+        if on_started is not None:
+            on_started()
+        threads = [threading.Thread(target=self.scan_loop.run, name="scan", daemon=True)]
         if self.watcher is not None:
             threads.append(threading.Thread(target=self.watcher.run, name="kube", daemon=True))
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._on_signal)
         for thread in threads:
             thread.start()
-        self.stop_event.wait()
-        server.shutdown()
-        server.server_close()
-        # A scan still running is left to die with the process: it only reads.
-        LOG.info("agent stopped")
+        while not self.stop_event.wait(CHECK_SECONDS):
+            self.watchdog.check()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         LOG.info("stopping on %s", signal.Signals(signum).name)

@@ -63,8 +63,12 @@ class ResultsWriter:
 
     def __init__(self, results_dir: Path) -> None:
         self.results_dir = results_dir
-        prepare_results_dir(results_dir)
-        numbers = [generation_number(entry) for entry in os.listdir(results_dir)]
+        self.generation = 0
+
+    def prepare(self) -> None:
+        """Make the directory; go on from the generations an earlier scanner left there."""
+        prepare_results_dir(self.results_dir)
+        numbers = [generation_number(entry) for entry in os.listdir(self.results_dir)]
         self.generation = max((n for n in numbers if n is not None), default=0)
 
     def write(self, snapshot: Snapshot, metrics: Iterable[bytes]) -> int:

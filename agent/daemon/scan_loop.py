@@ -1,5 +1,5 @@
 """Scan on an interval and hand each snapshot on; a scan that fails costs that scan only, and a
-scan that never ends is seen by the watchdog."""
+scan that never ends is seen by the watchdog's heartbeat."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class ScanLoop:
         builder: SnapshotBuilder,
         interval: float,
         stop: threading.Event,
-        publish: Callable[[Snapshot], None],
+        publish: Callable[[Snapshot], int],
         watchdog: ScanWatchdog,
     ) -> None:
         self.builder = builder
@@ -31,15 +31,18 @@ class ScanLoop:
         self.watchdog = watchdog
 
     def scan_once(self) -> None:
+        """One scan, published; `publish` returns the results' generation, which the watchdog's
+        heartbeat names (None when the scan or its publishing failed)."""
         self.watchdog.scan_started()
+        generation = None
         try:
             snapshot = self.builder.build()
-            self.publish(snapshot)
+            generation = self.publish(snapshot)
         except Exception:  # the loop survives anything a scan or its rendering meets
             LOG.exception("scan failed")
             return
         finally:
-            self.watchdog.scan_ended()
+            self.watchdog.scan_ended(generation)
         LOG.debug(
             "scan done",
             extra={

@@ -1,6 +1,7 @@
-"""The agent's own health series, prometheus-client metrics updated as scans happen, and a
-scrape's exposition: the snapshot's families as rendered after the scan (`renderer`), then these
-series as of now."""
+"""The agent's own health series, prometheus-client metrics updated as scans happen, and the
+exposition the scanner writes with each scan's results: the snapshot's families (`renderer`), then
+these series. The series of a scan still running (nsinspect_scan_running_seconds,
+nsinspect_scan_stuck) change between scans, so the server renders them from the heartbeat."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ SCAN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class AgentMetrics:
-    """The agent's own series, updated as scans happen, and the rendering of a scrape.
+    """The agent's own series, updated as scans happen, and the exposition of a scan.
 
     The snapshot's families are rendered once, by the scan thread right after each scan, and
-    every scrape until the next scan reuses those bytes: a scrape costs the same whatever the
-    number of pods, and never waits for a render.
+    written with its results; every scrape until the next scan serves those bytes: a scrape costs
+    the same whatever the number of pods, and never waits for a render.
     """
 
     def __init__(self) -> None:
@@ -44,21 +45,11 @@ class AgentMetrics:
             "1 when the Kubernetes API answers the pod watch; 0 when not (runtime data only).",
             registry=self.registry,
         )
-        self.scan_running = Gauge(
-            "nsinspect_scan_running_seconds",
-            "How long the scan running now has run, by the step it is in; absent between scans.",
-            ["step"], registry=self.registry,
-        )  # fmt: skip
-        self.scan_stuck = Gauge(
-            "nsinspect_scan_stuck",
-            "1 while a scan has run longer than the watchdog's limit (/healthz fails meanwhile).",
-            registry=self.registry,
-        )
         build = Gauge(
             "nsinspect_build_info", "The agent's version.", ["version"], registry=self.registry
         )
         build.labels(__version__).set(1)
-        ProcessCollector(registry=self.registry)  # the agent's own RSS, CPU, open fds
+        ProcessCollector(registry=self.registry)  # the scanner's own RSS, CPU, open fds
         self._renderer = SnapshotRenderer()
         self._snapshot_text = b""
 
@@ -69,13 +60,7 @@ class AgentMetrics:
             self.scan_errors.labels(error.stage).inc()
         self._snapshot_text = self._renderer.render(snapshot, boot_seconds)
 
-    def observe_running(self, step: str | None, seconds: float, stuck: bool) -> None:
-        """The scan running as of this scrape (`step` None: none is)."""
-        self.scan_running.clear()
-        if step is not None:
-            self.scan_running.labels(step).set(seconds)
-        self.scan_stuck.set(1 if stuck else 0)
-
     def render(self) -> tuple[bytes, bytes]:
-        """The snapshot's text as rendered after the scan, then the health series as of now."""
+        """The snapshot's text as rendered after the scan, then the health series as of now
+        (the scan's end)."""
         return self._snapshot_text, generate_latest(self.registry)

@@ -87,8 +87,20 @@ class SnapshotBuilder:
         self.identities = IdentityResolution()
         self.cache = ScanCache()
         self._intents = intents
-        # What the scan running now is doing, for the watchdog that tells where a scan is stuck.
-        self.step = "idle"
+        # What the scan running now is doing, for the watchdog that tells where a scan is stuck;
+        # `on_step` hears each change (the agent writes its heartbeat).
+        self.on_step: Callable[[str], None] | None = None
+        self._step = "idle"
+
+    @property
+    def step(self) -> str:
+        return self._step
+
+    @step.setter
+    def step(self, step: str) -> None:
+        self._step = step
+        if self.on_step is not None:
+            self.on_step(step)
 
     def _out_of_reach(self, location: RuntimeLocation, errors: list[ScanError]) -> str:
         """NOT_PRESENT for a runtime's path that is not on the node; the reason (recorded as a

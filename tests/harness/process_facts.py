@@ -5,6 +5,7 @@ port, found by the socket's inode (/proc/net/tcp{,6} against /proc/<pid>/fd), ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 import time
@@ -89,6 +90,7 @@ class RssSampler:
 @dataclass(frozen=True)
 class NetSocket:
     protocol: str  # tcp, tcp6, udp, udp6
+    local_address: str
     local_port: int
     listening: bool  # TCP state 0A
     inode: int
@@ -102,9 +104,21 @@ def net_sockets() -> list[NetSocket]:
             next(table)
             for line in table:
                 fields = line.split()
-                port = int(fields[1].rsplit(":", 1)[1], 16)
-                found.append(NetSocket(protocol, port, fields[3] == "0A", int(fields[9])))
+                address, port = fields[1].rsplit(":", 1)
+                found.append(
+                    NetSocket(
+                        protocol, kernel_address(address), int(port, 16), fields[3] == "0A",
+                        int(fields[9]),
+                    )
+                )  # fmt: skip
     return found
+
+
+def kernel_address(hex_address: str) -> str:
+    """An address as /proc/net prints it: 32-bit words in host (little-endian) byte order."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
 
 
 def socket_inodes(pid: int) -> set[int]:

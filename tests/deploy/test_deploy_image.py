@@ -1,5 +1,5 @@
-"""The agent image: built by deploy/image/build.sh, run as the DaemonSet runs it, against the
-seed pod under podman on this machine.
+"""The agent image: built by deploy/image/build.sh, run as the DaemonSet runs it (a pod of two
+containers, the scanner and the server), against the seed pod under podman on this machine.
 
 Slow on a cold machine: the first build makes the Debian base with debootstrap and installs the
 dependencies from the package index (about three minutes); with the base and podman's layer cache
@@ -8,6 +8,7 @@ in place a build takes seconds to a minute.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -23,7 +24,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.cri_fixtures import SEED_CONTAINERS as CRI_SEED_CONTAINERS
 from harness.cri_node import CriNode, CriPod, PodSpec
-from harness.daemonset_run import agent_arguments, podman_run_flags
+from harness.daemonset_run import (
+    AgentPod,
+    agent_pod,
+    container_flags,
+    container_pids,
+    inet_sockets,
+    podman_run_flags,
+    process_status,
+    socket_inodes,
+)
 from harness.manifests import PODMAN_NODE, REPO, render
 from harness.monitoring import dashboard_expressions, families_used, rule_expressions
 from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml, podman
@@ -35,6 +45,9 @@ IMAGE = f"localhost/nsinspect:{VERSION}"
 BUILD = REPO / "deploy" / "image" / "build.sh"
 SEED = "my-nginx-pod"
 SYS_PTRACE = 1 << 19  # capability number 19, as /proc/<pid>/status prints the sets
+NOBODY = "65534"
+METRICS_PORT, API_PORT = 9977, 9978
+LISTEN = "0A"  # a TCP socket's state in /proc/net/tcp
 POD_SHARED = ("net", "ipc", "uts")  # what kube play's pods share with the infra container
 
 
@@ -91,17 +104,30 @@ def run_daemonset_style(image: str, *arguments: str) -> str:
     return done.stdout
 
 
-def test_runs_with_only_the_daemonsets_privileges(image: str) -> None:
-    flags = podman_run_flags(render(PODMAN_NODE))
+def container_status(image: str, container: str) -> dict[str, str]:
+    """/proc/self/status of a process started with the container's flags alone."""
+    flags = container_flags(render(PODMAN_NODE), container)
+    flags = [f for f in flags if not f.startswith("--entrypoint=")]
     done = podman(
         "run", "--rm", "--entrypoint=cat", *flags, image, "/proc/self/status", check=False
     )
     assert done.returncode == 0, done.stderr
-    fields = dict(line.split(":\t", 1) for line in done.stdout.splitlines() if ":\t" in line)
-    assert int(fields["CapEff"], 16) == SYS_PTRACE
-    assert int(fields["CapBnd"], 16) == SYS_PTRACE
-    assert fields["NoNewPrivs"].strip() == "1"
-    assert fields["Seccomp"].strip() == "2"  # a filter is loaded
+    return dict(line.split(":\t", 1) for line in done.stdout.splitlines() if ":\t" in line)
+
+
+def test_runs_with_only_the_daemonsets_privileges(image: str) -> None:
+    scanner = container_status(image, "scanner")
+    assert int(scanner["CapEff"], 16) == SYS_PTRACE
+    assert int(scanner["CapBnd"], 16) == SYS_PTRACE
+    server = container_status(image, "server")
+    assert server["Uid"].split() == [NOBODY] * 4
+    assert server["Gid"].split() == [NOBODY] * 4
+    for capabilities in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"):
+        assert int(server[capabilities], 16) == 0, capabilities
+    for fields in (scanner, server):
+        assert fields["NoNewPrivs"].strip() == "1"
+        assert fields["Seccomp"].strip() == "2"  # a filter is loaded
+        assert NOBODY in fields["Groups"].split()  # the pod's fsGroup, the results' group
 
 
 def test_pods_report_the_seed_pod_daemonset_style(image: str, seed_pod: dict[str, Any]) -> None:
@@ -132,9 +158,10 @@ sys.stdout.write(response.read().decode())
 """
 
 
-def http_get(container: str, path: str) -> tuple[int, str]:
-    """GET from inside the agent's container, as the kubelet's probes do; 0 if nothing listens."""
-    url = f"http://127.0.0.1:9977{path}"
+def http_get(container: str, path: str, port: int = METRICS_PORT) -> tuple[int, str]:
+    """GET from inside the agent's pod, as the kubelet's probes and a port-forward reach it; 0 if
+    nothing listens."""
+    url = f"http://127.0.0.1:{port}{path}"
     done = podman("exec", container, "python3", "-c", FETCH, url, check=False)
     assert done.returncode == 0, done.stderr
     status, _, body = done.stdout.partition("\n")
@@ -142,26 +169,20 @@ def http_get(container: str, path: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def agent(image: str, seed_pod: dict[str, Any]) -> Iterator[str]:
-    """`nsinspect agent` running DaemonSet-style; ready once its first scan is in."""
-    documents = render(PODMAN_NODE)
-    name = f"nsinspect-deploy-test-{uuid.uuid4().hex[:8]}"
-    podman(
-        "run",
-        "--detach",
-        f"--name={name}",
-        *podman_run_flags(documents),
-        image,
-        *agent_arguments(documents),
-    )
-    try:
+def agent_pod_running(image: str, seed_pod: dict[str, Any]) -> Iterator[AgentPod]:
+    """The agent's pod running DaemonSet-style; ready once the scanner's first scan is in."""
+    with agent_pod(render(PODMAN_NODE), image) as running:
         deadline = time.monotonic() + 90
-        while http_get(name, "/readyz")[0] != 200:
-            assert time.monotonic() < deadline, podman("logs", name).stderr[-2000:]
+        while http_get(running.server, "/readyz")[0] != 200:
+            assert time.monotonic() < deadline, running.logs()
             time.sleep(1)
-        yield name
-    finally:
-        podman("rm", "--force", "--time=0", name, check=False)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def agent(agent_pod_running: AgentPod) -> str:
+    """The server container of the running agent pod: where the pod's ports answer."""
+    return agent_pod_running.server
 
 
 def samples(body: str, family: str) -> list[tuple[dict[str, str], float]]:
@@ -200,11 +221,69 @@ def test_agent_exports_what_the_alerts_and_dashboard_read(agent: str) -> None:
 
 
 def test_health_probes_and_api_answer(agent: str) -> None:
-    assert http_get(agent, "/healthz")[0] == 200
-    assert http_get(agent, "/readyz")[0] == 200
-    status, body = http_get(agent, "/api/v1/pods")
+    for path in ("/healthz", "/readyz", "/livez"):
+        assert http_get(agent, path)[0] == 200, path
+    status, body = http_get(agent, "/api/v1/pods", API_PORT)
     assert status == 200
     assert SEED in {item["pod"]["name"] for item in json.loads(body)["items"]}
+    # The pod IP's port serves metrics and health only; the API port no metrics.
+    assert http_get(agent, "/api/v1/pods")[0] == 404
+    assert http_get(agent, "/metrics", API_PORT)[0] == 404
+
+
+def test_the_listening_process_is_nobody_and_the_scanner_listens_on_nothing(
+    agent_pod_running: AgentPod,
+) -> None:
+    """The process facts of issue K in the running pod, from the node's /proc: the socket bound
+    to the metrics port belongs to a uid-65534 process with no capability; no process of the
+    scanner container holds a TCP or UDP socket."""
+    server_pid = agent_pod_running.pid(agent_pod_running.server)
+    sockets = inet_sockets(server_pid)  # the pod's network namespace
+    listening = {inode: port for inode, (_, port, state) in sockets.items() if state == LISTEN}
+    assert {METRICS_PORT, API_PORT} <= set(listening.values()), listening
+    owners: dict[int, list[int]] = {}
+    for container in (agent_pod_running.server, agent_pod_running.scanner):
+        for pid in container_pids(container):
+            for inode in socket_inodes(pid) & set(listening):
+                owners.setdefault(listening[inode], []).append(pid)
+    for port in (METRICS_PORT, API_PORT):
+        assert owners.get(port), (port, owners)
+        for pid in owners[port]:
+            status = process_status(pid)
+            assert status["Uid"].split() == [NOBODY] * 4, (port, pid)
+            assert int(status["CapEff"], 16) == 0, (port, pid)
+            assert status["NoNewPrivs"].strip() == "1"
+    scanner_pids = container_pids(agent_pod_running.scanner)
+    assert scanner_pids
+    assert int(process_status(agent_pod_running.pid(agent_pod_running.scanner))["CapEff"], 16) == (
+        SYS_PTRACE
+    )
+    for pid in scanner_pids:
+        held = socket_inodes(pid) & set(sockets)
+        assert not held, (pid, [sockets[inode] for inode in held])
+
+
+RESULTS_FACTS = """
+import os, sys
+root = "/run/nsinspect"
+try:
+    open(os.path.join(root, "written-by-the-server"), "w")
+except OSError as error:
+    print(error.errno)
+for name in ("heartbeat.json", "current", "detail.sock"):
+    info = os.lstat(os.path.join(root, name))
+    print(name, info.st_gid)
+"""
+
+
+def test_the_server_reads_the_results_and_cannot_write_them(agent_pod_running: AgentPod) -> None:
+    done = podman("exec", agent_pod_running.server, "python3", "-c", RESULTS_FACTS, check=False)
+    assert done.returncode == 0, done.stderr
+    first, *files = done.stdout.splitlines()
+    assert first == str(errno.EROFS)  # the read-only mount
+    for line in files:
+        name, gid = line.split()
+        assert gid == NOBODY, name  # the pod's fsGroup: the server's group reads it
 
 
 K3S_STATE = "/run/k3s/containerd"

@@ -21,6 +21,7 @@ from harness.manifests import (
     Document,
     host_mounts,
     kubectls,
+    of_kind,
     only,
     render,
 )
@@ -81,9 +82,10 @@ def without_runtime_mounts(documents: tuple[Document, ...]) -> list[Document]:
     daemonset = only(documents, "DaemonSet")
     pod = dict(daemonset["spec"]["template"]["spec"])
     pod["volumes"] = [v for v in pod["volumes"] if v["name"] not in runtime_volumes]
-    [container] = pod["containers"]
-    mounts = [m for m in container["volumeMounts"] if m["name"] not in runtime_volumes]
-    pod["containers"] = [{**container, "volumeMounts": mounts}]
+    pod["containers"] = [
+        {**c, "volumeMounts": [m for m in c["volumeMounts"] if m["name"] not in runtime_volumes]}
+        for c in pod["containers"]
+    ]
     template = {**daemonset["spec"]["template"], "spec": pod}
     stripped.append({**daemonset, "spec": {**daemonset["spec"], "template": template}})
     return sorted(stripped, key=lambda d: (d["kind"], d["metadata"]["name"]))
@@ -103,7 +105,7 @@ def test_rke2_mounts_what_k3s_mounts() -> None:
 def test_the_namespace_and_rbac_are_the_bases() -> None:
     for overlay in LAYOUT_OVERLAYS:
         for kind in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ServiceAccount"):
-            assert only(render(overlay), kind) == only(render("base"), kind), (overlay, kind)
+            assert of_kind(render(overlay), kind) == of_kind(render("base"), kind), (overlay, kind)
 
 
 @pytest.mark.parametrize("kubectl", sorted(kubectls()))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.manifests import agent_container, agent_pod_spec, only, render
+from harness.manifests import agent_pod_spec, of_kind, only, render, server_container
 from harness.monitoring import (
     DASHBOARD,
     dashboard,
@@ -58,7 +58,7 @@ def promtool(*args: str, cwd: Path) -> None:
 def test_scrape_annotations_point_at_the_metrics_port() -> None:
     documents = render("base")
     annotations = only(documents, "DaemonSet")["spec"]["template"]["metadata"]["annotations"]
-    port = {p["name"]: p["containerPort"] for p in agent_container(documents)["ports"]}["metrics"]
+    port = {p["name"]: p["containerPort"] for p in server_container(documents)["ports"]}["metrics"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(port)
     assert annotations["prometheus.io/path"] == "/metrics"
@@ -81,6 +81,26 @@ def test_operator_overlay_scrapes_by_service_monitor_only() -> None:
         "action": "replace",
     } in endpoint["relabelings"]
     assert agent_pod_spec(documents)["hostPID"] is True  # the overlay keeps the base's pod
+
+
+def test_operator_overlay_scrapes_with_prometheus_token_which_may_get_metrics() -> None:
+    """The agent checks the token on /metrics (--metrics-auth): the ServiceMonitor sends
+    Prometheus's own service account token, and that account may get /metrics."""
+    documents = render(OPERATOR)
+    assert "--metrics-auth" in server_container(documents)["args"]
+    [endpoint] = only(documents, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["bearerTokenFile"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    roles = {r["metadata"]["name"]: r for r in of_kind(documents, "ClusterRole")}
+    assert roles["nsinspect-metrics-reader"]["rules"] == [
+        {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}
+    ]
+    bindings = {b["metadata"]["name"]: b for b in of_kind(documents, "ClusterRoleBinding")}
+    reader = bindings["nsinspect-metrics-reader"]
+    assert reader["roleRef"]["name"] == "nsinspect-metrics-reader"
+    # kube-prometheus's Prometheus; the overlay's namespace must not move it into nsinspect
+    assert reader["subjects"] == [
+        {"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}
+    ]
 
 
 def test_rules_and_dashboard_use_only_known_metric_families() -> None:

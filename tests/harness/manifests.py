@@ -38,6 +38,8 @@ LAYOUT_OVERLAYS = tuple(k for k in LAYOUT_PATHS if k != "base")
 KUSTOMIZATIONS = (
     "base",
     "overlays/prometheus-operator",
+    "overlays/hardened",
+    "overlays/seccomp",
     "overlays/sys-admin",
     *LAYOUT_OVERLAYS,
     "grafana",
@@ -85,12 +87,12 @@ def render(kustomization: str, kubectl: str = "kubectl") -> tuple[Document, ...]
 
 
 def host_mounts(documents: tuple[Document, ...]) -> dict[str, tuple[Document, Document]]:
-    """The agent's hostPath volumes by their node path: (hostPath, volumeMount)."""
+    """The scanner's hostPath volumes by their node path: (hostPath, volumeMount)."""
     pod = agent_pod_spec(documents)
     volumes = {v["name"]: v["hostPath"] for v in pod["volumes"] if "hostPath" in v}
     return {
         volumes[m["name"]]["path"]: (volumes[m["name"]], m)
-        for m in agent_container(documents)["volumeMounts"]
+        for m in scanner_container(documents)["volumeMounts"]
         if m["name"] in volumes
     }
 
@@ -110,8 +112,25 @@ def agent_pod_spec(documents: tuple[Document, ...]) -> Document:
     return spec
 
 
-def agent_container(documents: tuple[Document, ...]) -> Document:
+# The agent pod's containers, in their order: the privileged scanner, the unprivileged server.
+CONTAINERS = ("scanner", "server")
+
+
+def agent_containers(documents: tuple[Document, ...]) -> dict[str, Document]:
+    """The agent pod's containers by name; fails unless they are exactly CONTAINERS."""
     containers = agent_pod_spec(documents)["containers"]
-    assert [c["name"] for c in containers] == ["nsinspect"]
-    container: Document = containers[0]
-    return container
+    assert tuple(c["name"] for c in containers) == CONTAINERS
+    return {c["name"]: c for c in containers}
+
+
+def scanner_container(documents: tuple[Document, ...]) -> Document:
+    return agent_containers(documents)["scanner"]
+
+
+def server_container(documents: tuple[Document, ...]) -> Document:
+    return agent_containers(documents)["server"]
+
+
+def volume(documents: tuple[Document, ...], name: str) -> Document:
+    [found] = [v for v in agent_pod_spec(documents)["volumes"] if v["name"] == name]
+    return found

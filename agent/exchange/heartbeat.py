@@ -120,7 +120,7 @@ class ScannerView:
     """The scanner as the server sees it at one moment."""
 
     stuck: bool  # a scan has run longer than stuck_after
-    stale: bool  # no scan completed within stuck_after: the scanner stopped or died
+    stale: bool  # no scan completed within interval + stuck_after: the scanner stopped or died
     ready: bool  # a generation exists and its scan ended within STALE_AFTER_INTERVALS intervals
     scan_age: float | None  # seconds since the last completed scan
     running_seconds: float | None  # of the scan running now
@@ -164,7 +164,11 @@ def scanner_view(
     running = None if heartbeat.scan_started is None else max(0.0, now - heartbeat.scan_started)
     age = None if heartbeat.last_scan_ended is None else max(0.0, now - heartbeat.last_scan_ended)
     stuck = running is not None and running > heartbeat.stuck_after
-    stale = age is None or age > heartbeat.stuck_after
+    # The next scan starts at most an interval after the last one ended and, unless stuck, ends
+    # within stuck_after: past both, scans stopped. Against stuck_after alone, a scan timeout
+    # shorter than the interval would fail /healthz between any two scans.
+    # With no scan completed, only when none is running either: the scanner gave up.
+    stale = running is None if age is None else age > heartbeat.interval + heartbeat.stuck_after
     stale_after = stale_after_intervals * heartbeat.interval
     ready = heartbeat.generation is not None and age is not None and age <= stale_after
     health_reason = None
@@ -173,14 +177,13 @@ def scanner_view(
             f"a scan has been running for {running:.0f} s, in step {heartbeat.step!r}; "
             f"the limit is {heartbeat.stuck_after:g} s"
         )
-    elif age is None:
-        health_reason = "the scanner has not completed a scan yet"
-        if running is not None:
-            health_reason += f" (the first has been running for {running:.0f} s)"
+    elif age is None and stale:
+        health_reason = "the scanner has not completed a scan and is not running one"
     elif stale:
         health_reason = (
             f"the scanner has not completed a scan for {age:.0f} s (pid {heartbeat.pid}); "
-            f"the limit is {heartbeat.stuck_after:g} s"
+            f"the limit is {heartbeat.interval + heartbeat.stuck_after:g} s "
+            f"(the interval and the scan timeout)"
         )
     ready_reason = None
     if age is None or heartbeat.generation is None:

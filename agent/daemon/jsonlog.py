@@ -1,35 +1,16 @@
-"""Logs as one JSON object per line, for the node's log pipeline."""
+"""Logs as one JSON object per line, for the node's log pipeline (the formatter is shared with
+the server: exchange/jsonlog.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-import time
 
-LEVELS = ("debug", "info", "warning", "error")
+from ..exchange.jsonlog import LEVELS, JsonFormatter, log_to_stderr
 
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+__all__ = ["LEVELS", "JsonFormatter", "configure"]
 
 
 def configure(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    log_to_stderr(level)
     # The Kubernetes client logs every reconnect attempt at warning; our watcher says it once.
     logging.getLogger("urllib3").setLevel(logging.ERROR)

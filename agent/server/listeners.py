@@ -1,0 +1,261 @@
+"""The HTTP listeners: waitress, with the limits a hostile pod network needs.
+
+Waitress gives the connection cap, the idle timeout (channel_timeout), the header cap and the
+backlog. Three things are added here, by subclassing its server and channel (its hooks, no
+globals patched): a cap of connections per client address (one client cannot take the whole
+connection limit), a timeout on incomplete request headers (a slowloris that trickles bytes is
+never idle), and errors answered as JSON `Status` documents, counted by reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import RequestHeaderFieldsTooLarge
+
+from .request_checks import REASONS, status_bytes
+
+LOG = logging.getLogger("nsinspect.server")
+
+
+class Rejection(StrEnum):
+    """Why the server closed a connection before answering it."""
+
+    PER_CLIENT = "per_client"
+    HEADER_TOO_LARGE = "header_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
+    IDLE_TIMEOUT = "idle_timeout"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_connections: int = 512
+    max_connections_per_client: int = 32
+    idle_timeout: int = 10
+    request_timeout: int = 5
+    max_header_bytes: int = 8192
+    backlog: int = 1024
+    threads: int = 4
+
+
+class ConnectionGuard:
+    """What the listeners share: open connections per client address, and rejections counted."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._open: Counter[str] = Counter()
+        self._rejected: Counter[Rejection] = Counter()
+
+    def admit(self, peer: str) -> bool:
+        with self._lock:
+            if self._open[peer] >= self.limits.max_connections_per_client:
+                self._rejected[Rejection.PER_CLIENT] += 1
+                return False
+            self._open[peer] += 1
+            return True
+
+    def release(self, peer: str) -> None:
+        with self._lock:
+            self._open[peer] -= 1
+            if self._open[peer] <= 0:
+                del self._open[peer]
+
+    def reject(self, reason: Rejection) -> None:
+        with self._lock:
+            self._rejected[reason] += 1
+
+    def rejected(self) -> dict[Rejection, int]:
+        with self._lock:
+            return {reason: self._rejected[reason] for reason in Rejection}
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
+
+
+class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """Waitress's own errors (bad request line, headers over the cap, a body) as JSON `Status`."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        code = int(error.code)
+        if isinstance(error, RequestHeaderFieldsTooLarge):
+            message = (
+                f"the request's headers exceed {self.channel.adj.max_request_header_size} bytes"
+            )
+        else:
+            message = f"{error.reason}: {error.body}"
+        body = status_bytes(code, message)
+        self.status = f"{code} {REASONS.get(code, error.reason)}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class GuardedChannel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = JsonErrorTask
+    guard: ConnectionGuard
+    peer = ""
+    request_started = 0.0  # time.time() of the first byte of the request being received
+    counted = False
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None and data:
+            self.request_started = time.time()
+        result: bool = super().received(data)
+        for request in self.requests:
+            too_large = isinstance(request.error, RequestHeaderFieldsTooLarge)
+            if too_large and not getattr(request, "nsinspect_counted", False):
+                request.nsinspect_counted = True
+                self.guard.reject(Rejection.HEADER_TOO_LARGE)
+        return result
+
+    def del_channel(self, map: Any = None) -> None:
+        super().del_channel(map)
+        if self.counted:
+            self.counted = False
+            self.guard.release(self.peer)
+
+
+class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
+    channel_class = GuardedChannel
+
+    def __init__(self, guard: ConnectionGuard, **kw: Any) -> None:
+        self.guard = guard
+        super().__init__(**kw)
+
+    def handle_accept(self) -> None:
+        try:
+            accepted = self.accept()
+        except OSError:
+            return  # the client went away before accept: nothing to serve
+        if accepted is None:
+            return
+        conn, addr = accepted
+        peer = str(addr[0])
+        if not self.guard.admit(peer):
+            _close_at_once(conn)
+            return
+        try:
+            channel = self.channel_class(self, conn, addr, self.adj, map=self._map)
+        except OSError:
+            self.guard.release(peer)
+            conn.close()
+            return
+        channel.guard, channel.peer, channel.counted = self.guard, peer, True
+
+    def maintenance(self, now: float) -> None:
+        """Close idle channels (channel_timeout) and channels whose request headers are still
+        incomplete `request_timeout` seconds after their first byte."""
+        idle_cutoff = now - self.adj.channel_timeout
+        request_cutoff = now - self.guard.limits.request_timeout
+        for channel in list(self.active_channels.values()):
+            if channel.will_close or channel.requests:
+                continue
+            pending = channel.request
+            if pending is not None and not pending.completed:
+                if channel.request_started < request_cutoff:
+                    channel.will_close = True
+                    self.guard.reject(Rejection.REQUEST_TIMEOUT)
+            elif channel.last_activity < idle_cutoff:
+                channel.will_close = True
+                self.guard.reject(Rejection.IDLE_TIMEOUT)
+
+
+def _close_at_once(conn: socket.socket) -> None:
+    """Close with a reset: the refused client learns at once, and no TIME_WAIT is kept here."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+class Listeners:
+    """The listening sockets, one task dispatcher, one socket map: `run` serves until `stop`."""
+
+    def __init__(
+        self,
+        app: Callable[..., Any] | None,
+        addresses: list[tuple[str, int]],
+        limits: Limits,
+    ) -> None:
+        self.guard = ConnectionGuard(limits)
+        self.adj = Adjustments(
+            listen=" ".join(_listen_spec(host, port) for host, port in addresses),
+            threads=limits.threads,
+            connection_limit=limits.max_connections,
+            channel_timeout=limits.idle_timeout,
+            cleanup_interval=1,
+            backlog=limits.backlog,
+            max_request_header_size=limits.max_header_bytes,
+            max_request_body_size=0,
+            asyncore_use_poll=True,
+            asyncore_loop_timeout=1,
+            # Full documents go out from their files (wsgi.file_wrapper); composed ones in writes
+            # of 64 KiB. A writer blocks at the high watermark, long before the outbuf would
+            # spill to a temporary file (the root filesystem is read-only).
+            outbuf_high_watermark=1024 * 1024,
+            outbuf_overflow=8 * 1024 * 1024,
+            inbuf_overflow=64 * 1024,
+            expose_tracebacks=False,
+            ident="nsinspect",
+            clear_untrusted_proxy_headers=True,
+        )
+        self.map: dict[int, Any] = {}
+        self.dispatcher = ThreadedTaskDispatcher()  # its threads start in run(): after the drop
+        self.servers = [
+            GuardedServer(
+                self.guard,
+                application=app or _not_ready,
+                map=self.map,
+                dispatcher=self.dispatcher,
+                adj=self.adj,
+                sockinfo=sockinfo,
+            )
+            for sockinfo in self.adj.listen
+        ]
+        self._stopping = threading.Event()
+
+    def set_app(self, app: Callable[..., Any]) -> None:
+        """The application, once it knows the ports the listeners got."""
+        for server in self.servers:
+            server.application = app
+
+    @property
+    def ports(self) -> list[int]:
+        return [int(server.effective_port) for server in self.servers]
+
+    def run(self) -> None:
+        self.dispatcher.set_thread_count(self.guard.limits.threads)
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=0.25, map=self.map, use_poll=True, count=1)
+        self.dispatcher.shutdown(cancel_pending=True, timeout=0.5)
+        wasyncore.close_all(self.map)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def _not_ready(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+    return [status_bytes(503, "the server is starting")]
+
+
+def _listen_spec(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -40,6 +40,7 @@ CACHE_ENTRIES = 64
 READ_TIMEOUT_SECONDS = 2.0
 SEND_TIMEOUT_SECONDS = 5.0  # a server not reading its answer frees the worker after this
 ACCEPT_POLL_SECONDS = 0.2  # how soon the accepting thread sees a stop
+DRAIN_READS = 4  # at most this many reads of what has arrived unread, before closing
 REASONS = {
     400: "Bad Request",
     404: "Not Found",
@@ -137,24 +138,20 @@ class DetailServer:
         try:
             conn.settimeout(0.5)
             conn.sendall(encode_response(503, status_body(503, BUSY)))
-            conn.shutdown(socket.SHUT_WR)
-            conn.setblocking(False)
-            conn.recv(4096)  # what has arrived: closing over unread bytes would reset the peer
         except OSError:
             pass
-        finally:
-            conn.close()
+        close_gently(conn)
 
     def _work(self) -> None:
         while not self._stop.is_set():
             conn = self._queue.get()
             if conn is None:
                 return
-            with conn:
-                try:
-                    self._answer(conn)
-                except OSError as exc:  # the asker went away; nothing to tell it
-                    LOG.debug("detail request dropped: %s", exc)
+            try:
+                self._answer(conn)
+            except OSError as exc:  # the asker went away; nothing to tell it
+                LOG.debug("detail request dropped: %s", exc)
+            close_gently(conn)
 
     def _answer(self, conn: socket.socket) -> None:
         try:
@@ -197,6 +194,21 @@ class DetailServer:
             if len(self._cache) < CACHE_ENTRIES:
                 self._cache[key] = (now + CACHE_SECONDS, body)
         return 200, body
+
+
+def close_gently(conn: socket.socket) -> None:
+    """Close after the answer without losing it: closing a unix socket over unread bytes (a
+    request cut off, one refused unread) resets the peer, which may then not read the answer."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        conn.setblocking(False)
+        for _ in range(DRAIN_READS):
+            if not conn.recv(65536):
+                break
+    except OSError:  # nothing more has arrived (EAGAIN), or the peer is gone
+        pass
+    finally:
+        conn.close()
 
 
 def remove_socket(path: Path) -> None:

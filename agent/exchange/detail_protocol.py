@@ -12,6 +12,7 @@ ASCII on the wire.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -133,8 +134,13 @@ def ask_detail(
         except OSError as exc:
             raise ScannerNotRunning(f"the scanner is not running ({path}: {exc})") from exc
         try:
-            conn.sendall(request)
-            return decode_response(_read_to_end(conn, deadline))
+            # A busy scanner answers 503 without reading: the answer may be there all the same.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.sendall(request)
+            answer = _read_to_end(conn, deadline)
+            if not answer:
+                raise ScannerNotRunning("the scanner closed the connection without an answer")
+            return decode_response(answer)
         except TimeoutError as exc:
             raise ScannerTimeout(f"the scanner did not answer within {timeout:g} s") from exc
         except (ConnectionResetError, BrokenPipeError) as exc:

@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,10 @@ LOG = logging.getLogger("nsinspect.server")
 
 class StartError(Exception):
     """The server cannot start as asked; the message says why (exit 2)."""
+
+
+class ListenError(Exception):
+    """A port cannot be had (in use, not an address of this host): exit 1."""
 
 
 def _whole_number(low: int, high: int, what: str) -> Callable[[str], int]:
@@ -121,12 +126,19 @@ def _credentials(args: argparse.Namespace) -> ApiCredentials | None:
 
 
 def _check_results_dir(path: Path) -> None:
-    if not path.is_dir():
-        raise StartError(f"the results directory {path} does not exist or is not a directory")
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as exc:
+        raise StartError(
+            f"the results directory {path} cannot be read by uid {os.geteuid()}: {exc.strerror} "
+            "(the scanner gives it to group 65534, mode 0750, below directories it may cross)"
+        ) from exc
+    if not is_dir:
+        raise StartError(f"the results directory {path} is not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
         raise StartError(
             f"the results directory {path} cannot be read by uid {os.geteuid()} "
-            f"(the scanner gives it to group 65534, mode 0750)"
+            "(the scanner gives it to group 65534, mode 0750)"
         )
 
 
@@ -160,7 +172,11 @@ def _build(args: argparse.Namespace) -> Listeners:
     addresses = [(args.bind, args.port)]
     if args.api_port:
         addresses.append(("127.0.0.1", args.api_port))
-    listeners = Listeners(None, addresses, limits)
+    try:
+        listeners = Listeners(None, addresses, limits)
+    except OSError as exc:
+        where = " and ".join(f"{host}:{port}" for host, port in addresses)
+        raise ListenError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
     if args.drop_to is not None:
         drop_to(*args.drop_to)
         refuse_privilege()
@@ -181,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     except (PrivilegeError, StartError) as exc:
         print(f"nsinspect-server: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"nsinspect-server: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"nsinspect-server: {exc}", file=sys.stderr)
         return 1
 
     def stop(signum: int, frame: FrameType | None) -> None:

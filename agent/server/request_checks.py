@@ -62,7 +62,13 @@ def query(environ: dict[str, Any], allowed: frozenset[str] = frozenset()) -> dic
     if len(raw) > MAX_QUERY_BYTES:
         raise ApiError(414, f"query string longer than {MAX_QUERY_BYTES} bytes")
     try:
-        parsed = parse_qs(raw, keep_blank_values=True, strict_parsing=bool(raw), max_num_fields=16)
+        parsed = parse_qs(
+            raw,
+            keep_blank_values=True,
+            strict_parsing=bool(raw),
+            max_num_fields=16,
+            errors="surrogateescape",  # names hold any bytes: keep them as the scanner does
+        )
     except ValueError as exc:
         raise ApiError(400, f"malformed query string: {exc}") from exc
     unknown = set(parsed) - allowed

@@ -1,15 +1,16 @@
-"""Reports from the cluster's agents, through the API server's pod proxy: the CLI's remote mode.
+"""Reports from the cluster's agents, through the API server's pod port-forward: the CLI's
+remote mode.
 
 For `nsinspect pod NAME -n NS`: look the pod up, find its node, find the agent pod on that node
-(by label), and GET the agent's `/api/v1/pods/NS/NAME` through
-`/api/v1/namespaces/<agent ns>/pods/<agent pod>:<port>/proxy/...`. For lists, ask every agent at
-once and merge, naming the nodes whose agent did not answer. The documents are the agent's own,
-so they render exactly like a local report.
+(by label), and GET the agent's `/api/v1/pods/NS/NAME` from its API port, which listens on the
+pod's loopback only, through `pods/portforward` (cli/portforward.py), with the kubeconfig's bearer
+token: the agent checks it (TokenReview) and shows only namespaces where its holder may get pods.
+For lists, ask every agent at once and merge, naming the nodes whose agent did not answer. The
+documents are the agent's own, so they render exactly like a local report.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -29,19 +30,15 @@ from ..agent.report import (
     WireError,
     value_or,
 )
+from . import portforward
 from .kubeconfig import find_kubeconfig
-from .terminal_text import CommandError, echo_lines
+from .remote_errors import AccessRefusedError, RemoteError, explain
+from .terminal_text import echo_lines
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
-INSTALL_HINT = (
-    "install it with: kubectl apply -k deploy/overlays/plain (see README, 'Install on a cluster')"
-)
+INSTALL_HINT = "install it with: kubectl apply -k deploy/base (see README, 'Install on a cluster')"
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
-
-
-class RemoteError(CommandError):
-    exit_code = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +46,7 @@ class RemoteConfig:
     kubeconfig: str | None = None
     context: str | None = None
     agent_namespace: str = "nsinspect"
-    agent_port: int = 9977
+    agent_port: int = 9978  # the agent's JSON API, on its pod's 127.0.0.1
     timeout: float = 10.0
 
 
@@ -70,25 +67,6 @@ def kubeconfig_present(kubeconfig: str | None) -> bool:
 def cluster_configured(kubeconfig: str | None) -> bool:
     """A kubeconfig, or a pod's service account: then reports come from the agents."""
     return kubeconfig_present(kubeconfig) or "KUBERNETES_SERVICE_HOST" in os.environ
-
-
-def _explain(exc: Exception, doing: str) -> RemoteError:
-    """A clear error for an API call that failed."""
-    from kubernetes.client.exceptions import ApiException
-
-    if isinstance(exc, ApiException):
-        message = exc.reason or ""
-        with contextlib.suppress(TypeError, ValueError, AttributeError):
-            message = json.loads(exc.body or "{}").get("message", message)
-        if exc.status == 403:
-            return RemoteError(f"{doing}: forbidden by RBAC: {message}")
-        if exc.status == 401:
-            return RemoteError(f"{doing}: unauthorized: the kubeconfig's credentials were refused")
-        return RemoteError(f"{doing}: the API server answered {exc.status}: {message}")
-    text = str(exc)
-    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
-        return RemoteError(f"{doing}: timed out talking to the API server")
-    return RemoteError(f"{doing}: cannot reach the API server ({type(exc).__name__}: {text[:200]})")
 
 
 class RemoteSource:
@@ -122,6 +100,21 @@ class RemoteSource:
             self._core = client.CoreV1Api(client.ApiClient(configuration))
         return self._core
 
+    def _user_has_cert(self) -> bool:
+        """Whether the kubeconfig's user is a client certificate (the client loads one only for
+        an https server, so the kubeconfig itself is read)."""
+        from kubernetes.config import kube_config
+
+        try:
+            paths = self.config.kubeconfig or kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+            users = kube_config.KubeConfigMerger(paths).config["users"]
+            contexts, active = kube_config.list_kube_config_contexts(config_file=paths)
+            chosen = next((c for c in contexts if c["name"] == self.config.context), active)
+            user = users.get_with_name(chosen["context"]["user"])["user"].value
+            return any(key.startswith("client-certificate") for key in user)
+        except Exception:
+            return False
+
     def default_namespace(self) -> str:
         """The kubeconfig context's namespace, else `default` (as kubectl does)."""
         from kubernetes import config
@@ -138,7 +131,7 @@ class RemoteSource:
         try:
             return function(*args, _request_timeout=self.config.timeout, **kwargs)
         except Exception as exc:
-            raise _explain(exc, doing) from exc
+            raise explain(exc, doing) from exc
 
     def _agents(self, node: str | None = None) -> list[Any]:
         selector = {"field_selector": f"spec.nodeName={node}"} if node else {}
@@ -151,22 +144,61 @@ class RemoteSource:
         )
         return [pod for pod in listing.items if pod.status and pod.status.phase == "Running"]
 
+    def _authorization(self) -> str | None:
+        """The kubeconfig's `Bearer <token>` (static, exec plugin or OIDC, refreshed by the
+        client's hook), which the agent checks; None when the user has none."""
+        configuration = self.core.api_client.configuration
+        value = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+        return str(value) if value else None
+
     def _from_agent(self, agent: Any, path: str) -> Any:
-        """GET `path` from one agent through the API server's pod proxy: its JSON."""
-        response = self._call(
-            f"asking agent {agent.metadata.name} on node {agent.spec.node_name}",
-            self.core.connect_get_namespaced_pod_proxy_with_path,
-            f"{agent.metadata.name}:{self.config.agent_port}",
-            self.config.agent_namespace,
-            path,
-            _preload_content=False,
-        )
+        """GET `/path` from one agent's API port through the port-forward: its JSON document.
+        Every failure is a RemoteError saying which agent and why."""
+        name, node = agent.metadata.name, agent.spec.node_name
+        namespace, port = self.config.agent_namespace, self.config.agent_port
+        doing = f"reaching agent {name} on node {node}"
         try:
-            return json.loads(response.data)
-        except ValueError as exc:
+            answer = portforward.get(self.core, namespace, name, port, f"/{path}",
+                                     authorization=self._authorization(),
+                                     timeout=self.config.timeout)  # fmt: skip
+        except portforward.PortForwardRefusedError as exc:
+            if exc.status == 403:
+                raise AccessRefusedError(
+                    f"forbidden by RBAC: you cannot create pods/portforward in namespace "
+                    f"{namespace} (needed to reach the agents)"
+                ) from exc
+            if exc.status == 401:
+                raise AccessRefusedError(
+                    f"{doing}: unauthorized: the kubeconfig's credentials were refused"
+                ) from exc
+            raise RemoteError(f"{doing}: the API server answered {exc.status}: {exc}") from exc
+        except portforward.ApiUnreachableError as exc:
+            raise explain(exc, doing) from exc
+        except portforward.PortSilentError as exc:
             raise RemoteError(
-                f"agent {agent.metadata.name} sent something that is not JSON"
+                f"the agent on node {node} did not answer on 127.0.0.1:{port} ({exc})"
             ) from exc
+        try:
+            document = json.loads(answer.body)
+        except ValueError as exc:
+            raise RemoteError(f"agent {name} sent something that is not JSON") from exc
+        if not _is_status(document):
+            return document
+        message = str(document.get("message") or f"error {answer.status}")
+        if answer.status == 403:
+            raise AccessRefusedError(message)
+        if answer.status == 401:
+            raise AccessRefusedError(message + self._certificate_note())
+        raise RemoteError(f"agent on node {node}: {message}")
+
+    def _certificate_note(self) -> str:
+        configuration = self.core.api_client.configuration
+        if self._authorization() is None and (configuration.cert_file or self._user_has_cert()):
+            return (
+                " (the kubeconfig's user has a client certificate and no token: this agent "
+                "requires a bearer token, and a client certificate cannot be checked by it)"
+            )
+        return ""
 
     @staticmethod
     def _parse(agent: Any, document: Any, kind: type[D]) -> D:
@@ -188,9 +220,9 @@ class RemoteSource:
         except ApiException as exc:
             if exc.status == 404:
                 raise RemoteError(f'pod "{name}" not found in namespace "{namespace}"') from exc
-            raise _explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
+            raise explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
         except Exception as exc:
-            raise _explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
+            raise explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
         node = pod.spec.node_name
         if not node:
             raise RemoteError(f'pod "{namespace}/{name}" is not scheduled on a node yet')
@@ -198,8 +230,6 @@ class RemoteSource:
         if not agents:
             raise RemoteError(f"no nsinspect agent runs on node {node}; {INSTALL_HINT}")
         document = self._from_agent(agents[0], f"api/v1/pods/{namespace}/{name}")
-        if _is_status(document):
-            raise RemoteError(f"agent on node {node}: {document.get('message', 'error')}")
         return self._parse(agents[0], document, PodReport)
 
     def _from_every_agent(self, path: str, kind: type[D]) -> list[D]:
@@ -207,17 +237,22 @@ class RemoteSource:
         if not agents:
             raise RemoteError(f"no nsinspect agent runs in this cluster; {INSTALL_HINT}")
 
+        refusals: list[AccessRefusedError] = []
+
         def ask(agent: Any) -> D | None:
             try:
-                document = self._from_agent(agent, path)
-                return None if _is_status(document) else self._parse(agent, document, kind)
+                return self._parse(agent, self._from_agent(agent, path), kind)
             except RemoteError as exc:
+                if isinstance(exc, AccessRefusedError):
+                    refusals.append(exc)
                 self.unreachable[agent.spec.node_name] = exc.message
                 return None
 
         with ThreadPoolExecutor(max_workers=min(16, len(agents))) as pool:
-            answers = list(pool.map(ask, agents))
-        return [a for a in answers if a is not None]
+            answers = [a for a in pool.map(ask, agents) if a is not None]
+        if not answers and len(refusals) == len(agents):
+            raise refusals[0]  # refused everywhere: an error, not a list of silent nodes
+        return answers
 
     def _scope(self, namespace: str | None, all_namespaces: bool) -> str | None:
         """kubectl's habit: -A means every namespace; no -n, the context's namespace."""

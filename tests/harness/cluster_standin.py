@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -30,6 +31,7 @@ from harness.cluster_reviews import (
     access_review,
     token_review,
 )
+from harness.kube_standin import write_kubeconfig
 from harness.kubelet_portforward import LIFETIME, ForwardedPort
 
 AGENT_LABELS = {"app.kubernetes.io/name": "nsinspect", "app.kubernetes.io/component": "agent"}
@@ -280,3 +282,12 @@ def serve_cluster(cluster: Cluster) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def write_user_kubeconfig(path: Path, port: int, user: dict[str, Any]) -> Path:
+    """A kubeconfig for the stand-in on `port` whose user is `user`: {"token": ...}, {} (no
+    credentials), or {"client-certificate-data": ..., "client-key-data": ...}."""
+    config = json.loads(write_kubeconfig(path, port).read_text())
+    config["users"][0]["user"] = user
+    path.write_text(json.dumps(config))
+    return path

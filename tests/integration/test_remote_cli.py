@@ -1,6 +1,7 @@
-"""The remote CLI end to end: a stand-in API server answers the pod lookups and forwards the pod
-proxy to a real agent on this machine, which scans the real containerd pods of the CRI test node.
-The printed report must equal the local one; every error must be clear."""
+"""The remote CLI end to end: a stand-in API server answers the pod lookups and forwards the
+official client's pod port-forward to a real agent's API port on this machine, which scans the
+real containerd pods of the CRI test node. The printed report must equal the local one; every
+error must be clear."""
 
 from __future__ import annotations
 
@@ -42,12 +43,17 @@ def agent(
     running.stop()
 
 
+def api_address(agent: AgentProcess) -> str:
+    """The agent's JSON API port, which the port-forward reaches."""
+    return f"127.0.0.1:{getattr(agent, 'api_port', agent.port)}"
+
+
 @pytest.fixture
 def cluster(agent: AgentProcess, cri_pods: dict[str, CriPod]) -> Cluster:
     state = Cluster()
     for cri_pod in cri_pods.values():
         state.pods.append(pod(cri_pod.spec.name, cri_pod.spec.namespace, NODE))
-    state.add_agent("nsinspect-agent-x1", NODE, f"127.0.0.1:{agent.port}")
+    state.add_agent("nsinspect-agent-x1", NODE, f"127.0.0.1:{agent.port}", api_address(agent))
     return state
 
 
@@ -68,10 +74,8 @@ def test_remote_report_prints_exactly_like_the_local_one(
     # Pids, inodes and verdicts are the same node's; the details (addresses, ports) too.
     assert remote.stdout == local.stdout
     assert "my-nginx-container" in remote.stdout and "Namespace: default" in remote.stdout
-    proxied = [r for r in cluster.requests if "/proxy/" in r]
-    assert proxied == [
-        "/api/v1/namespaces/nsinspect/pods/nsinspect-agent-x1:9977/proxy/api/v1/pods/default/my-nginx-pod"
-    ]
+    forwarded = [r for r in cluster.requests if "/portforward" in r]
+    assert forwarded == ["/api/v1/namespaces/nsinspect/pods/nsinspect-agent-x1/portforward"]
 
 
 def test_kubectl_plugin_entry_point_and_json(kubeconfig: Path) -> None:
@@ -87,11 +91,13 @@ def test_kubectl_plugin_entry_point_and_json(kubeconfig: Path) -> None:
 def test_pods_and_doctor_across_the_cluster_name_silent_nodes(
     kubeconfig: Path, cluster: Cluster
 ) -> None:
-    cluster.add_agent("nsinspect-agent-dead", "node-b", f"127.0.0.1:{free_port()}")
+    dead = f"127.0.0.1:{free_port()}"
+    cluster.add_agent("nsinspect-agent-dead", "node-b", dead, dead)
     listing = nsinspect("--kubeconfig", str(kubeconfig), "pods", "-A", "-o", "wide")
     assert listing.returncode == 0, listing.stderr
     assert "my-nginx-pod" in listing.stdout and "nsi-shared-pid" in listing.stdout
-    assert "the agent on node node-b did not answer" in listing.stderr
+    assert "the agent on node node-b did not answer on 127.0.0.1:9978" in listing.stderr
+    assert "connection refused" in listing.stderr  # the kubelet's word, from the error channel
     doctor = nsinspect("--kubeconfig", str(kubeconfig), "doctor", "-A", "-o", "json")
     assert "the agent on node node-b did not answer" in doctor.stderr
     assert '"unreachable"' in doctor.stdout and "node-b" in doctor.stdout

@@ -1,0 +1,135 @@
+"""One HTTP GET to a port on a pod's loopback, through the API server's pod port-forward.
+
+The agents' JSON API listens on 127.0.0.1 inside their pods, so nothing but `pods/portforward`
+(which RBAC gates) reaches it: the official client opens the websocket port-forward, and one
+HTTP/1.1 request goes over the forwarded socket, which is closed after the answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import re
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+MAX_ANSWER_BYTES = 256 << 20  # a node's whole pod list is a few MB; a runaway answer is refused
+HANDSHAKE = re.compile(r"Handshake status (?P<status>\d{3})")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAnswer:
+    status: int
+    body: bytes
+
+
+class PortForwardRefusedError(Exception):
+    """The API server refused to open the port-forward (a websocket handshake status)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ApiUnreachableError(Exception):
+    """The API server could not be reached, or did not answer in time."""
+
+
+class PortSilentError(Exception):
+    """The port-forward opened, but the pod's port did not answer (refused, closed, too slow)."""
+
+
+def _refusal(reason: str) -> PortForwardRefusedError | ApiUnreachableError:
+    """What the official client's port-forward failure says: websocket-client puts the handshake
+    status and the API's Status body in the exception's text."""
+    found = HANDSHAKE.search(reason)
+    if found is None:
+        return ApiUnreachableError(reason[:300])
+    message = reason
+    _, _, body = reason.rpartition(" -+-+- ")
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        message = str(json.loads(body)["message"])
+    return PortForwardRefusedError(int(found.group("status")), message[:500])
+
+
+def open_port_forward(core: Any, namespace: str, pod: str, port: int, timeout: float) -> Any:
+    """The official client's PortForward to `port` of `pod`."""
+    import websocket
+    from kubernetes.client.exceptions import ApiException, ApiValueError
+    from kubernetes.stream import portforward
+
+    # The websocket connect takes no timeout of its own: it uses websocket-client's default.
+    websocket.setdefaulttimeout(timeout)
+    try:
+        return portforward(
+            core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port)
+        )
+    except ApiException as exc:
+        if exc.status:  # an HTTP answer from the API server (not the websocket's)
+            raise PortForwardRefusedError(exc.status, str(exc.reason)) from exc
+        raise _refusal(str(exc.reason)) from exc
+    except (ApiValueError, OSError) as exc:
+        raise ApiUnreachableError(str(exc)[:300]) from exc
+
+
+def get(
+    core: Any,
+    namespace: str,
+    pod: str,
+    port: int,
+    path: str,
+    *,
+    authorization: str | None,
+    timeout: float,
+) -> AgentAnswer:
+    """GET `path` from `port` on `pod`'s loopback; the whole answer within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    forward = open_port_forward(core, namespace, pod, port, timeout)
+    channel = forward.socket(port)
+    try:
+        return _exchange(channel, port, path, authorization, deadline)
+    except (OSError, http.client.HTTPException) as exc:
+        error = forward.error(port)
+        raise PortSilentError(error.strip()[:300] if error else _why(exc)) from exc
+    finally:
+        forward.close()
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, http.client.RemoteDisconnected | ConnectionError):
+        return "the connection was closed without an answer"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _exchange(
+    channel: socket.socket, port: int, path: str, authorization: str | None, deadline: float
+) -> AgentAnswer:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.sock = channel  # already connected: the forwarded stream
+    headers = {"Accept": "application/json", "Connection": "close"}
+    if authorization:
+        headers["Authorization"] = authorization
+    channel.settimeout(_left(deadline))
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    body = bytearray()
+    while len(body) <= MAX_ANSWER_BYTES:
+        channel.settimeout(_left(deadline))
+        piece = response.read1(1 << 20)
+        if not piece:
+            return AgentAnswer(response.status, bytes(body))
+        body += piece
+    raise PortSilentError(f"the answer is larger than {MAX_ANSWER_BYTES >> 20} MiB")
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left

@@ -138,7 +138,7 @@ def run_flood(name: str, attack: Attack, target: Target, args: argparse.Namespac
         target,
         during,
         after,
-        answered_431=sum(c.status_line.startswith("HTTP/1.1 431") for c in connections),
+        answered_431=sum(c.status == 431 for c in connections),
         requests=len(connections),
         closed_at_once=sum(after < 1.0 for after in closed),
         closed_later=sum(after >= 1.0 for after in closed),

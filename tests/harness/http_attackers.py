@@ -79,11 +79,18 @@ class Connection:
     connected_after: float | None = None
     closed_after: float | None = None  # by the server: end of stream or reset
     refused: bool = False  # the connect itself failed
+    reset: bool = False  # closed by a reset rather than an end of stream
     reply: bytearray = field(default_factory=bytearray)
 
     @property
     def status_line(self) -> str:
         return self.reply.split(b"\r\n", 1)[0].decode("latin-1") if self.reply else ""
+
+    @property
+    def status(self) -> int | None:
+        """The status code of the server's answer, None without one."""
+        words = self.status_line.split()
+        return int(words[1]) if len(words) > 1 and words[1].isdigit() else None
 
     @property
     def open(self) -> bool:
@@ -157,16 +164,21 @@ class Flood:
     def _serve(self, connection: Connection, mask: int) -> None:
         now = time.monotonic() - connection.opened
         if connection.connected_after is None and mask & selectors.EVENT_WRITE:
-            if connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            failure = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if failure not in (0, errno.ECONNRESET):
                 connection.refused = True
                 self._selector.unregister(connection.sock)
                 return
             connection.connected_after = now
+            if failure:  # accepted, then reset at once (a refused client, for the server)
+                self._closed(connection, now, reset=True)
+                return
         if mask & selectors.EVENT_READ:
             try:
                 data = connection.sock.recv(65536)
             except OSError:
-                data = b""
+                self._closed(connection, now, reset=True)
+                return
             connection.reply += data
             if not data:
                 self._closed(connection, now)
@@ -184,11 +196,24 @@ class Flood:
             connection.sent += connection.sock.send(chunk)
         except BlockingIOError:
             pass
-        except OSError:  # reset or broken pipe: the server is done with it
-            self._closed(connection, time.monotonic() - connection.opened)
+        except OSError:  # reset or broken pipe: the server is done with it; what it said first
+            self._drain(connection)  # is still queued
+            self._closed(connection, time.monotonic() - connection.opened, reset=True)
 
-    def _closed(self, connection: Connection, after: float) -> None:
+    @staticmethod
+    def _drain(connection: Connection) -> None:
+        while True:
+            try:
+                data = connection.sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            connection.reply += data
+
+    def _closed(self, connection: Connection, after: float, reset: bool = False) -> None:
         connection.closed_after = after
+        connection.reset = reset
         self._selector.unregister(connection.sock)
 
     def closed_within(self, seconds: float) -> list[Connection]:

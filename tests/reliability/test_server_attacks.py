@@ -105,7 +105,7 @@ def test_oversized_header_flood_gets_431_and_the_budgets_hold(split_agent: Split
         waves = in_waves(lambda: Flood(port, 20, payload, seconds=30), FLOOD_SECONDS)
     connections = [c for wave in waves for c in wave.connections]
     assert len(waves) >= 2, "the server held the first wave for the whole attack"
-    not_431 = [c.status_line for c in connections if not c.status_line.startswith("HTTP/1.1 431")]
+    not_431 = [c.status_line for c in connections if c.status != 431]
     assert not not_431, f"{len(not_431)} of {len(connections)} got no 431: {not_431[:5]}"
     assert all(c.closed_after is not None for c in connections), "a flooder kept its connection"
     # The server read at most its cap and a receive buffer of each 6.4 MB request.

@@ -1,12 +1,11 @@
 """A stand-in API server for the remote CLI and the agent's access checks: pod lookups, agent
-discovery, pod port-forward and pod proxy, TokenReview and SubjectAccessReview.
+discovery, pod port-forward, TokenReview and SubjectAccessReview.
 
 It serves the real API's JSON shapes (Pod, PodList, Status, TokenReview, SubjectAccessReview)
 for the calls the CLI and the agent make; it forwards
-`/api/v1/namespaces/<ns>/pods/<pod>/portforward?ports=N` (websocket) and
-`/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/<path>` to a real agent listening on this
-machine, as the API server and kubelet would reach the agent pod. Callers are authenticated by
-bearer token when `require_auth` is set. Only for tests.
+`/api/v1/namespaces/<ns>/pods/<pod>/portforward?ports=N` (websocket) to a real agent listening
+on this machine, as the API server and kubelet would reach the agent pod. Callers are
+authenticated by bearer token when `require_auth` is set. Only for tests.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,9 +36,6 @@ POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$"
 LIST_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 PORT_FORWARD_PATH = re.compile(
     r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/portforward$"
-)
-PROXY_PATH = re.compile(
-    r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/:]+):(?P<port>\d+)/proxy/(?P<rest>.*)$"
 )
 
 
@@ -134,8 +128,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, status(401, "Unauthorized", "Unauthorized"))
         elif found := PORT_FORWARD_PATH.match(path):
             self._port_forward(found.group("ns"), found.group("pod"), parse_qs(url.query))
-        elif found := PROXY_PATH.match(path):
-            self._proxy(found, url.query)
         elif found := POD_PATH.match(path):
             self._get_pod(found.group("ns"), found.group("name"))
         elif found := LIST_PATH.match(path):
@@ -237,26 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"apiVersion": "v1", "kind": "PodList",
                          "metadata": {"resourceVersion": "1"}, "items": items})  # fmt: skip
 
-    def _proxy(self, found: re.Match[str], query: str) -> None:
-        address = self.server.cluster.agents.get(found.group("pod"), {}).get(found.group("port"))
-        if address is None:
-            self._send(404, status(404, "NotFound", f'pods "{found.group("pod")}" not found'))
-            return
-        target = f"http://{address}/{found.group('rest')}" + (f"?{query}" if query else "")
-        try:
-            with urllib.request.urlopen(target, timeout=30) as reply:
-                self._send_raw(reply.status, reply.read())
-        except urllib.error.HTTPError as error:
-            self._send_raw(error.code, error.read())
-        except OSError as error:
-            self._send(
-                503, status(503, "ServiceUnavailable", f"error trying to reach service: {error}")
-            )
-
     def _send(self, code: int, body: dict[str, Any]) -> None:
-        self._send_raw(code, json.dumps(body).encode())
-
-    def _send_raw(self, code: int, data: bytes) -> None:
+        data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -116,6 +116,16 @@ class ResultsTree:
 
 
 @contextmanager
+def written_tree(pods: dict[str, list[str]]) -> Iterator[ResultsTree]:
+    """A results directory of one generation of `pods`, with a fresh heartbeat."""
+    with results_parent() as parent:
+        tree = ResultsTree(parent / "results", dict(pods))
+        tree.write()
+        tree.heartbeat()
+        yield tree
+
+
+@contextmanager
 def results_parent() -> Iterator[Path]:
     """A directory uid 65534 may cross (pytest's tmp_path is root's 0700), removed after."""
     path = Path(tempfile.mkdtemp(prefix="nsinspect-b-"))
@@ -131,13 +141,19 @@ def _write(path: Path, document: dict[str, Any]) -> None:
 
 
 def share(path: Path) -> None:
-    """The scanner's permissions: group 65534 may read (dirs 0750, files 0640)."""
+    """The scanner's permissions: group 65534 may read (dirs 0750, files 0640; the group is
+    given when root)."""
     for root, _dirs, files in os.walk(path):
-        os.chown(root, 0, SERVER_GID)
-        os.chmod(root, 0o750)
+        _give(Path(root), 0o750)
         for name in files:
-            os.chown(os.path.join(root, name), 0, SERVER_GID, follow_symlinks=False)
-            os.chmod(os.path.join(root, name), 0o640)
+            _give(Path(root, name), 0o640)
+
+
+def _give(path: Path, mode: int) -> None:
+    if os.geteuid() == 0:
+        os.chown(path, 0, SERVER_GID, follow_symlinks=False)
+    if not path.is_symlink():
+        path.chmod(mode)
 
 
 @dataclass

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from harness.cluster_standin import Cluster, serve_cluster
-from harness.server_results import ResultsTree, ServerProcess, results_parent, start_server
+from harness.server_results import (
+    ResultsTree,
+    ServerProcess,
+    start_server,
+    written_tree,
+)
 from nsinspect.agent.exchange import layout
 
 pytestmark = [pytest.mark.root]
@@ -33,10 +38,7 @@ def cluster() -> Iterator[tuple[Cluster, int]]:
 
 @pytest.fixture(scope="module")
 def tree() -> Iterator[ResultsTree]:
-    with results_parent() as parent:
-        results = ResultsTree(parent / "results", dict(PODS))
-        results.write()
-        results.heartbeat()
+    with written_tree(PODS) as results:
         yield results
 
 

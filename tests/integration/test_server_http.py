@@ -22,6 +22,7 @@ from harness.server_results import (
     results_parent,
     share,
     start_server,
+    written_tree,
 )
 from nsinspect.agent.exchange import layout
 
@@ -32,10 +33,7 @@ PODS = {"alpha": ["a1", "a2"], "beta": ["b1"], "": ["loose"], "gamma\udcff\n": [
 
 @pytest.fixture(scope="module")
 def tree() -> Iterator[ResultsTree]:
-    with results_parent() as parent:
-        results = ResultsTree(parent / "results", dict(PODS))
-        results.write()
-        results.heartbeat()
+    with written_tree(PODS) as results:
         yield results
 
 

@@ -32,7 +32,7 @@ from ..agent.report import (
 )
 from . import portforward
 from .kubeconfig import find_kubeconfig
-from .remote_errors import AccessRefusedError, RemoteError, explain
+from .remote_errors import AccessRefusedError, AgentSilentError, RemoteError, explain
 from .terminal_text import echo_lines
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
@@ -175,9 +175,7 @@ class RemoteSource:
         except portforward.ApiUnreachableError as exc:
             raise explain(exc, doing) from exc
         except portforward.PortSilentError as exc:
-            raise RemoteError(
-                f"the agent on node {node} did not answer on 127.0.0.1:{port} ({exc})"
-            ) from exc
+            raise AgentSilentError(node, port, str(exc)) from exc
         try:
             document = json.loads(answer.body)
         except ValueError as exc:
@@ -245,7 +243,8 @@ class RemoteSource:
             except RemoteError as exc:
                 if isinstance(exc, AccessRefusedError):
                     refusals.append(exc)
-                self.unreachable[agent.spec.node_name] = exc.message
+                why = exc.why if isinstance(exc, AgentSilentError) else exc.message
+                self.unreachable[agent.spec.node_name] = why
                 return None
 
         with ThreadPoolExecutor(max_workers=min(16, len(agents))) as pool:

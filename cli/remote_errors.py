@@ -16,6 +16,15 @@ class AccessRefusedError(RemoteError):
     """RBAC or the agent said no: the same answer on every node, so a list fails with it."""
 
 
+class AgentSilentError(RemoteError):
+    """The agent's port gave no answer; `why` says it without naming the node, for the lists'
+    `unreachable` (node -> why)."""
+
+    def __init__(self, node: str, port: int, reason: str) -> None:
+        self.why = f"nothing answered on 127.0.0.1:{port} ({reason})"
+        super().__init__(f"the agent on node {node} did not answer on 127.0.0.1:{port} ({reason})")
+
+
 def explain(exc: Exception, doing: str) -> RemoteError:
     """A clear error for an API call that failed."""
     from kubernetes.client.exceptions import ApiException

@@ -96,7 +96,9 @@ def test_pods_and_doctor_across_the_cluster_name_silent_nodes(
     listing = nsinspect("--kubeconfig", str(kubeconfig), "pods", "-A", "-o", "wide")
     assert listing.returncode == 0, listing.stderr
     assert "my-nginx-pod" in listing.stdout and "nsi-shared-pid" in listing.stdout
-    assert "the agent on node node-b did not answer on 127.0.0.1:9978" in listing.stderr
+    assert "the agent on node node-b did not answer: nothing answered on 127.0.0.1:9978" in (
+        listing.stderr
+    )
     assert "connection refused" in listing.stderr  # the kubelet's word, from the error channel
     doctor = nsinspect("--kubeconfig", str(kubeconfig), "doctor", "-A", "-o", "json")
     assert "the agent on node node-b did not answer" in doctor.stderr

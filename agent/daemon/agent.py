@@ -107,6 +107,7 @@ class Agent:
         try:
             self._run(on_started)
         finally:
+            self.stop_event.set()  # when on_started failed, the threads stop too
             self.detail.stop()
         # A scan still running is left to die with the process: it only reads.
         LOG.info("scanner stopped")
@@ -124,8 +125,6 @@ class Agent:
                 }
             },
         )
-        if on_started is not None:
-            on_started()
         threads = [threading.Thread(target=self.scan_loop.run, name="scan", daemon=True)]
         if self.watcher is not None:
             threads.append(threading.Thread(target=self.watcher.run, name="kube", daemon=True))
@@ -134,6 +133,9 @@ class Agent:
                 signal.signal(signum, self._on_signal)
         for thread in threads:
             thread.start()
+        # With the first scan under way: a heartbeat with no scan done and none running is stale.
+        if on_started is not None:
+            on_started()
         while not self.stop_event.wait(CHECK_SECONDS):
             self.watchdog.check()
 

@@ -144,11 +144,12 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
     def handle_accept(self) -> None:
         try:
             accepted = self.accept()
+            if accepted is None:
+                return
+            conn, addr = accepted
+            self.set_socket_options(conn)  # TCP_NODELAY: a response's pieces leave at once
         except OSError:
             return  # the client went away before accept: nothing to serve
-        if accepted is None:
-            return
-        conn, addr = accepted
         peer = str(addr[0])
         if not self.guard.admit(peer):
             _close_at_once(conn)

@@ -5,6 +5,7 @@ pod details from the scanner's socket, and the process it runs as."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -327,3 +328,21 @@ def test_a_results_dir_the_group_may_read_is_served(tmp_path: Path) -> None:
             assert [i["pod"]["name"] for i in pods["items"]] == ["p"]
         finally:
             running.stop()
+
+
+def test_requests_on_one_connection_are_answered_at_once(server: ServerProcess) -> None:
+    """A response leaves in pieces (headers, then the file): with Nagle's algorithm on, each
+    request on a kept-alive connection waited for the client's delayed ACK (~40 ms)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.api_port, timeout=5)
+    took = []
+    try:
+        for _ in range(50):
+            started = time.monotonic()
+            connection.request("GET", "/api/v1/pods")
+            response = connection.getresponse()
+            response.read()
+            took.append(time.monotonic() - started)
+            assert response.status == 200
+    finally:
+        connection.close()
+    assert sorted(took)[25] < 0.015, f"median {sorted(took)[25] * 1000:.1f} ms"

@@ -52,8 +52,11 @@ class ResultsUnreadableError(Exception):
 def namespace_key(namespace: str) -> str:
     """The file name stem of a pod namespace's documents: names may hold any bytes (surrogate-
     escaped), a hash of them never holds a slash, a dot-dot or a control character."""
-    digest = hashlib.sha256(namespace.encode("utf-8", "surrogateescape")).hexdigest()
-    return "ns-" + digest[:40]
+    try:
+        raw = namespace.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte decodes to (from a JSON escape): still a key
+        raw = namespace.encode("utf-8", "surrogatepass")
+    return "ns-" + hashlib.sha256(raw).hexdigest()[:40]
 
 
 def generation_name(generation: int) -> str:

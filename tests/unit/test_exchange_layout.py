@@ -54,6 +54,11 @@ def test_namespace_keys_are_file_names_for_any_bytes() -> None:
         assert key == "ns-" + sha256sum(os.fsencode(ns))[:40]
 
 
+def test_a_surrogate_no_byte_decodes_to_still_has_a_key() -> None:
+    assert re.fullmatch(r"ns-[0-9a-f]{40}", namespace_key("\ud800"))
+    assert namespace_key("\ud800") != namespace_key("\udc80")
+
+
 def test_no_generation_until_one_is_published(tmp_path: Path) -> None:
     assert current_generation(tmp_path) is None
 

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from ..report import FindingList, PodList
 from ..scanner import NodeReports
 
 LOG = logging.getLogger("nsinspect.agent")
+ListBuilder = Callable[[str | None], PodList | FindingList]  # NodeReports.pod_list, .finding_list
 
 
 def prepare_results_dir(results_dir: Path) -> None:
@@ -106,22 +107,19 @@ class ResultsWriter:
             if finding.pod is not None:
                 findings_by_ns[finding.pod.namespace].append(i)
         namespaces = sorted(pods_by_ns.keys() | findings_by_ns.keys())
-        self._write_lists(
-            directory,
-            reports.pod_list(None),
-            whole=PODS,
-            per_namespace=PODS_DIR,
-            items_by_ns=pods_by_ns,
-            namespaces=namespaces,
+        lists: tuple[tuple[str, str, ListBuilder, dict[str, list[int]]], ...] = (
+            (PODS, PODS_DIR, reports.pod_list, pods_by_ns),
+            (FINDINGS, FINDINGS_DIR, reports.finding_list, findings_by_ns),
         )
-        self._write_lists(
-            directory,
-            reports.finding_list(None),
-            whole=FINDINGS,
-            per_namespace=FINDINGS_DIR,
-            items_by_ns=findings_by_ns,
-            namespaces=namespaces,
-        )
+        for whole, per_namespace, build_list, items_by_ns in lists:  # one list in memory at a time
+            self._write_lists(
+                directory,
+                build_list(None),
+                whole=whole,
+                per_namespace=per_namespace,
+                items_by_ns=items_by_ns,
+                namespaces=namespaces,
+            )
         self._write(directory / NAMESPACES, (_json(reports.namespace_list().to_json()),))
         return namespaces
 

@@ -180,6 +180,8 @@ def _build(args: argparse.Namespace) -> Listeners:
     if args.drop_to is not None:
         drop_to(*args.drop_to)
         refuse_privilege()
+        if args.parent_pid is not None:
+            die_with_parent(args.parent_pid)  # the kernel clears the death signal on a uid change
     forbid_new_privileges()
     _check_results_dir(args.results_dir)
     app = ServerApp(Results(args.results_dir), policy, listeners.guard, reviews)

@@ -1,10 +1,19 @@
-"""`nsinspect agent`: the node daemon's command line."""
+"""`nsinspect agent`: the node daemon's command line.
+
+Two processes (../shared/DESIGN.md, process and access model): the scanner holds the privileges and
+listens on nothing; the server answers HTTP as uid 65534 with no capabilities, from the results
+the scanner writes. `--role both` (the default, for a plain node) runs the scanner and starts the
+server as its child; the DaemonSet runs each role in a container of its own.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,7 +28,7 @@ from .sources import Sources
     envvar="NSINSPECT_BIND",
     default="0.0.0.0",
     show_default=True,
-    help="Address to listen on. Env: NSINSPECT_BIND.",
+    help="Address the server listens on for /metrics and the probes. Env: NSINSPECT_BIND.",
 )
 @click.option(
     "--port",
@@ -27,7 +36,16 @@ from .sources import Sources
     default=9977,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="Port for metrics and the API. Env: NSINSPECT_PORT.",
+    help="Port for /metrics, /healthz, /readyz, /livez. Env: NSINSPECT_PORT.",
+)
+@click.option(
+    "--api-port",
+    envvar="NSINSPECT_API_PORT",
+    default=9978,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the JSON API, on 127.0.0.1 only: the CLI reaches it through the API server's "
+    "pods/portforward, which RBAC gates (0: no API). Env: NSINSPECT_API_PORT.",
 )
 @click.option(
     "--interval",
@@ -72,12 +90,79 @@ from .sources import Sources
     type=click.Choice(jsonlog.LEVELS),
     help="Env: NSINSPECT_LOG_LEVEL.",
 )
+@click.option(
+    "--role",
+    envvar="NSINSPECT_ROLE",
+    type=click.Choice(["both", "scanner", "server"]),
+    default="both",
+    show_default=True,
+    help="scanner: scan and write results, listen on nothing; server: serve them over HTTP "
+    "without privileges; both: the scanner, starting the server as its child. Env: NSINSPECT_ROLE.",
+)
+@click.option(
+    "--results-dir",
+    envvar="NSINSPECT_RESULTS_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the scanner writes each scan's results and its detail socket, and the server "
+    "reads them [both: a fresh directory under /run, removed at exit]. Env: NSINSPECT_RESULTS_DIR.",
+)
+@click.option(
+    "--metrics-auth/--no-metrics-auth",
+    envvar="NSINSPECT_METRICS_AUTH",
+    default=False,
+    show_default=True,
+    help="/metrics asks for a bearer token that TokenReview accepts and SubjectAccessReview "
+    "allows `get` on /metrics (kube-rbac-proxy's check). Env: NSINSPECT_METRICS_AUTH.",
+)
+@click.option(
+    "--api-auth",
+    envvar="NSINSPECT_API_AUTH",
+    type=click.Choice(["optional", "required"]),
+    default="optional",
+    show_default=True,
+    help="The JSON API checks a bearer token when one is sent (TokenReview) and shows only the "
+    "namespaces where its user may get pods; required: no token, no answer. "
+    "Env: NSINSPECT_API_AUTH.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=None,
+    help="Server: open connections at most [512].",
+)
+@click.option(
+    "--max-connections-per-client",
+    type=click.IntRange(1),
+    default=None,
+    help="Server: open connections per client address at most [32].",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(1),
+    default=None,
+    help="Server: seconds an idle connection is kept [10].",
+)
+@click.option(
+    "--request-timeout",
+    type=click.IntRange(1),
+    default=None,
+    help="Server: seconds a request may take to send its headers [5].",
+)
+@click.option(
+    "--max-header-bytes",
+    type=click.IntRange(256),
+    default=None,
+    help="Server: request header bytes at most; more is answered 431 [8192].",
+)
 @click.pass_obj
 def agent(
     sources: Sources,
+    /,
     *,
     bind: str,
     port: int,
+    api_port: int,
     interval: float,
     scan_timeout: float | None,
     node_name: str,
@@ -85,30 +170,108 @@ def agent(
     kube_context: str | None,
     kubernetes: bool | None,
     log_level: str,
+    role: str,
+    results_dir: Path | None,
+    metrics_auth: bool,
+    api_auth: str,
+    **limits: float | None,
 ) -> None:
-    """Run the node agent: scan on an interval; serve /metrics, /api/v1, /healthz, /readyz."""
-    from ..agent.daemon.agent import Agent, AgentConfig  # the server stack, only for the agent
+    """Run the node agent: scan on an interval; serve /metrics and the probes on --port, the JSON
+    API on 127.0.0.1:--api-port."""
+    from ..agent.daemon.server_child import ServerOptions  # the server stack, only for the agent
 
-    jsonlog.configure(log_level)
-    config = AgentConfig(
-        scan=dataclasses.replace(sources.local.config, node_name=node_name),
+    if api_port and api_port == port:
+        raise click.BadParameter("must differ from --port", param_hint="'--api-port'")
+    options = ServerOptions(
+        results_dir=results_dir or Path(),
         bind=bind,
         port=port,
+        api_port=api_port,
+        metrics_auth=metrics_auth,
+        api_auth=api_auth,
+        log_level=log_level,
+        limits={name.replace("_", "-"): v for name, v in limits.items() if v is not None},
+    )
+    if role == "server":
+        if results_dir is None:
+            raise click.UsageError("--role server needs --results-dir (where the scanner writes)")
+        command = [sys.executable, "-m", "nsinspect.agent.server", *options.arguments()]
+        os.execv(sys.executable, command)  # the server alone: none of this process's modules
+    if role == "scanner" and results_dir is None:
+        raise click.UsageError("--role scanner needs --results-dir (where the server reads)")
+    jsonlog.configure(log_level)
+    from ..agent.daemon.agent import AgentConfig, kubernetes_wanted
+
+    config = AgentConfig(
+        scan=dataclasses.replace(sources.local.config, node_name=node_name),
+        results_dir=results_dir or Path(),
         interval=interval,
         scan_timeout=scan_timeout,
         kubeconfig=kubeconfig,
         kube_context=kube_context,
         kubernetes=kubernetes,
     )
-    try:
-        daemon = Agent(config)
-    except ProcRootError as exc:
-        raise click.UsageError(str(exc)) from exc
-    try:
-        daemon.run()
-    except OSError as exc:  # the port is taken, the address is not ours
-        raise click.ClickException(f"cannot listen on {bind}:{port}: {exc.strerror}") from exc
+    if role == "scanner":
+        _run_scanner(config)
+    else:
+        _run_both(config, options, kubernetes_wanted(config))
     # Exit at once: a scan still running would hold interpreter teardown for as long as it
     # takes (about a second on a busy node), and the agent has nothing to save but its log.
     logging.shutdown()
     os._exit(0)
+
+
+def _daemon(config: Any) -> Any:
+    from ..agent.daemon.agent import Agent
+
+    try:
+        return Agent(config)
+    except ProcRootError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _run_scanner(config: Any) -> None:
+    _daemon(config).run()
+
+
+def _run_both(config: Any, options: Any, kubernetes: bool) -> None:
+    from ..agent.daemon import server_child
+    from ..agent.daemon.kube_intent import kubeconfig_credentials
+
+    credentials = None
+    if kubernetes and config.kubeconfig:
+        try:
+            credentials = kubeconfig_credentials(config.kubeconfig, config.kube_context)
+        except Exception as exc:  # the scanner's own watch reports the same problem
+            if options.metrics_auth or options.api_auth == "required":
+                raise click.ClickException(
+                    f"cannot check tokens: the kubeconfig gives no API credentials ({exc})"
+                ) from exc
+    elif not kubernetes and (options.metrics_auth or options.api_auth == "required"):
+        raise click.UsageError(
+            "--metrics-auth and --api-auth required check tokens with the cluster's "
+            "TokenReview: they need Kubernetes (a kubeconfig or the in-cluster service account)"
+        )
+    created = config.results_dir == Path()
+    results = server_child.results_directory() if created else config.results_dir
+    config = dataclasses.replace(config, results_dir=results)
+    options = dataclasses.replace(options, results_dir=results)
+    daemon = _daemon(config)
+    child = server_child.ServerChild(options, credentials)
+    exit_code = 0
+
+    def server_ended(code: int) -> None:
+        nonlocal exit_code
+        exit_code = code or 1
+        daemon.stop_event.set()
+
+    try:
+        daemon.run(on_started=lambda: child.start(server_ended))
+    finally:
+        child.stop()
+        if created:
+            server_child.remove_results(results)
+    if exit_code:
+        logging.shutdown()
+        click.echo(f"nsinspect agent: the server exited (code {exit_code}); see its log", err=True)
+        os._exit(exit_code)

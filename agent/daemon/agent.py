@@ -25,7 +25,7 @@ from types import FrameType
 from ..discovery.procfs import boot_time
 from ..scanner import ScanConfig, SnapshotBuilder
 from .detail_server import DetailServer
-from .kube_intent import PodIntentWatcher, load_core_api
+from .kube_intent import PodIntentWatcher, api_for
 from .memory import pin_mmap_threshold
 from .results_writer import ResultsWriter
 from .scan_loop import ScanLoop
@@ -66,7 +66,7 @@ class Agent:
         self.watcher: PodIntentWatcher | None = None
         if kubernetes_wanted(config):
             self.watcher = PodIntentWatcher(
-                lambda: load_core_api(config.kubeconfig, config.kube_context),
+                lambda: api_for(config.kubeconfig, config.kube_context),
                 config.scan.node_name or os.uname().nodename,
                 self.stop_event,
             )

@@ -1,4 +1,6 @@
-"""The real `nsinspect agent`, run as a subprocess on a free loopback port."""
+"""The real `nsinspect agent`, run as a subprocess on free loopback ports: the scanner is the
+process started, the unprivileged server its child; /metrics and the probes on `port`, the JSON
+API on 127.0.0.1:`api_port`."""
 
 from __future__ import annotations
 
@@ -36,13 +38,31 @@ class AgentProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    api_port: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, method: str = "GET", timeout: float = 10.0) -> Response:
-        request = urllib.request.Request(self.url + path, method=method)
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def server_pid(self) -> int:
+        """The server: the scanner's child process."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return int(children.split()[0])
+
+    def get(
+        self,
+        path: str,
+        method: str = "GET",
+        timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """From the API port for /api/..., else from the metrics port."""
+        base = self.api_url if path.startswith("/api/") else self.url
+        request = urllib.request.Request(base + path, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as reply:
                 return Response(reply.status, reply.headers.get("Content-Type", ""), reply.read())
@@ -94,12 +114,13 @@ class AgentProcess:
 def start_agent(
     tmp_path: Path, *args: str, interval: float = 1.0, global_args: tuple[str, ...] = ()
 ) -> AgentProcess:
-    port = free_port()
+    port, api_port = free_port(), free_port()
     log_path = tmp_path / f"agent-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             ["nsinspect", *global_args, "agent", "--bind", "127.0.0.1", "--port", str(port),
-             "--interval", str(interval), "--log-level", "debug", *args],
+             "--api-port", str(api_port), "--interval", str(interval), "--log-level", "debug",
+             *args],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    return AgentProcess(process, port, log_path)
+    return AgentProcess(process, port, log_path, api_port)

@@ -120,11 +120,6 @@ class GuardedChannel(HTTPChannel):  # type: ignore[misc]
         if self.request is None and data:
             self.request_started = time.time()
         result: bool = super().received(data)
-        for request in self.requests:
-            too_large = isinstance(request.error, RequestHeaderFieldsTooLarge)
-            if too_large and not getattr(request, "nsinspect_counted", False):
-                request.nsinspect_counted = True
-                self.guard.reject(Rejection.HEADER_TOO_LARGE)
         return result
 
     def del_channel(self, map: Any = None) -> None:
@@ -163,12 +158,23 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
         channel.guard, channel.peer, channel.counted = self.guard, peer, True
 
     def maintenance(self, now: float) -> None:
-        """Close idle channels (channel_timeout) and channels whose request headers are still
-        incomplete `request_timeout` seconds after their first byte."""
+        """Close idle channels (channel_timeout), channels whose request is still incomplete
+        `request_timeout` seconds after its first byte, and channels whose client has read
+        nothing of a pending answer for channel_timeout (a writer blocked on it holds one of the
+        few worker threads)."""
         idle_cutoff = now - self.adj.channel_timeout
         request_cutoff = now - self.guard.limits.request_timeout
         for channel in list(self.active_channels.values()):
-            if channel.will_close or channel.requests:
+            if channel.will_close:
+                continue
+            if channel.requests:
+                if channel.total_outbufs_len and channel.last_activity < idle_cutoff:
+                    # Closed here: will_close would wait for the socket to be writable, which
+                    # a client that reads nothing never lets it be. The blocked writer wakes
+                    # to a closed channel and lets its thread go.
+                    self.guard.reject(Rejection.IDLE_TIMEOUT)
+                    _reset_on_close(channel.socket)  # drop the unread bytes the kernel holds
+                    channel.handle_close()
                 continue
             pending = channel.request
             if pending is not None and not pending.completed:
@@ -180,10 +186,15 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
                 self.guard.reject(Rejection.IDLE_TIMEOUT)
 
 
-def _close_at_once(conn: socket.socket) -> None:
-    """Close with a reset: the refused client learns at once, and no TIME_WAIT is kept here."""
+def _reset_on_close(conn: socket.socket) -> None:
+    """Make close() a reset: the client learns at once, and nothing of it stays in the kernel
+    (no TIME_WAIT, no unsent bytes)."""
     with contextlib.suppress(OSError):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _close_at_once(conn: socket.socket) -> None:
+    _reset_on_close(conn)
     conn.close()
 
 
@@ -216,7 +227,8 @@ class Listeners:
             inbuf_overflow=64 * 1024,
             expose_tracebacks=False,
             ident="nsinspect",
-            clear_untrusted_proxy_headers=True,
+            # No X-Forwarded-* header is read: no proxy-header middleware around the app.
+            clear_untrusted_proxy_headers=False,
         )
         self.map: dict[int, Any] = {}
         self.dispatcher = ThreadedTaskDispatcher()  # its threads start in run(): after the drop

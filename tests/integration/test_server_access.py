@@ -5,6 +5,8 @@ and answers each token with what RBAC lets its user get."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +162,43 @@ def test_a_required_token_and_an_unreachable_api(tree: ResultsTree, tmp_path: Pa
     assert gone.status == 503
     assert gone.json()["message"].startswith("cannot check access with the Kubernetes API")
     assert "Traceback" not in running.log()
+
+
+def test_a_reader_that_stops_reading_does_not_hold_the_server(
+    cluster: tuple[Cluster, int], tmp_path: Path
+) -> None:
+    """A filtered list is composed as it is sent; a client that reads none of it would block the
+    writing thread for good. With one thread, /healthz would wait behind it: the channel is
+    closed after the idle timeout instead."""
+    big = {"alpha": [f"p{i:05d}-" + "x" * 1000 for i in range(8000)], "beta": ["b1"]}
+    with written_tree(big) as tree:
+        running = start_server(tree.dir, tmp_path, "--threads", "1", "--idle-timeout", "2",
+                               credentials=credentials(cluster[1]))  # fmt: skip
+        try:
+            running.wait_serving()
+            stalled = socket.socket()
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", running.api_port))
+            stalled.sendall(b"GET /api/v1/pods HTTP/1.1\r\nHost: x\r\n"
+                            b"Authorization: Bearer t-alice\r\n\r\n")  # fmt: skip
+            time.sleep(0.5)  # the one thread is writing to it now
+            started = time.monotonic()
+            health = running.get("/healthz", timeout=15)
+            waited = time.monotonic() - started
+            stalled.settimeout(10)
+            received = 0
+            while chunk := _recv(stalled):
+                received += len(chunk)
+            stalled.close()
+        finally:
+            running.stop()
+    assert health.status == 200
+    assert waited < 6, f"/healthz waited {waited:.1f} s"
+    assert received < 8000 * 1000, "the stalled reader was cut off before the end"
+
+
+def _recv(conn: socket.socket) -> bytes:
+    try:
+        return conn.recv(1 << 20)
+    except ConnectionResetError:
+        return b""

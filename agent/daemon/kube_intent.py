@@ -154,7 +154,9 @@ def kubeconfig_credentials(kubeconfig: str | None, context: str | None) -> dict[
     config.load_kube_config(
         config_file=kubeconfig, context=context, client_configuration=configuration
     )
-    authorization = configuration.get_api_key_with_prefix("authorization") or ""
+    # The client keeps the token under "BearerToken" ("authorization" only as an alias).
+    authorization = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+    authorization = authorization or ""
     token = authorization.removeprefix("Bearer ").strip() or None
 
     def pem(path: str | None) -> str | None:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
-import subprocess
 import time
-import tomllib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,56 +22,30 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.cri_fixtures import SEED_CONTAINERS as CRI_SEED_CONTAINERS
 from harness.cri_node import CriNode, CriPod, PodSpec
 from harness.daemonset_run import (
+    VERSION,
     AgentPod,
     agent_pod,
+    build,
     container_flags,
     container_pids,
+    image_id,
     inet_sockets,
     podman_run_flags,
     process_status,
     socket_inodes,
 )
-from harness.manifests import PODMAN_NODE, REPO, render
+from harness.manifests import PODMAN_NODE, render
 from harness.monitoring import dashboard_expressions, families_used, rule_expressions
-from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml, podman
+from harness.podman import SEED_CONTAINERS, podman
 
 pytestmark = [pytest.mark.root, pytest.mark.podman, pytest.mark.kubectl, pytest.mark.slow]
 
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-IMAGE = f"localhost/nsinspect:{VERSION}"
-BUILD = REPO / "deploy" / "image" / "build.sh"
 SEED = "my-nginx-pod"
 SYS_PTRACE = 1 << 19  # capability number 19, as /proc/<pid>/status prints the sets
 NOBODY = "65534"
 METRICS_PORT, API_PORT = 9977, 9978
 LISTEN = "0A"  # a TCP socket's state in /proc/net/tcp
 POD_SHARED = ("net", "ipc", "uts")  # what kube play's pods share with the infra container
-
-
-def build() -> tuple[str, float]:
-    """Run build.sh; its last line and how long it took."""
-    started = time.monotonic()
-    done = subprocess.run([str(BUILD)], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.strip().splitlines()[-1], time.monotonic() - started
-
-
-def image_id() -> str:
-    return podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def image() -> str:
-    last_line, _ = build()
-    assert re.fullmatch(rf"built {re.escape(IMAGE)}: \d+ MB", last_line), last_line
-    return IMAGE
-
-
-@pytest.fixture(scope="module")
-def seed_pod() -> Iterator[dict[str, Any]]:
-    """The seed example's pod: the one running here is used as it is, else one is played."""
-    with kube_play(pod_yaml(SEED, SEED_CONTAINERS)) as inspected:
-        yield inspected
 
 
 def test_rebuild_is_quick_and_changes_nothing(image: str) -> None:

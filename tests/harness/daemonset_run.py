@@ -19,15 +19,21 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import time
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from harness.manifests import DEPLOY, Document, agent_containers, agent_pod_spec
+from harness.manifests import DEPLOY, REPO, Document, agent_containers, agent_pod_spec
 from harness.podman import podman
 
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+IMAGE = f"localhost/nsinspect:{VERSION}"
+BUILD = REPO / "deploy" / "image" / "build.sh"
 PROPAGATION = {"HostToContainer": "rslave", "None": "rprivate"}
 # The hostPath types the manifests may use, with the kubelet's check of each; the others create
 # what is missing (DirectoryOrCreate, FileOrCreate, and "" through the runtime).
@@ -38,6 +44,18 @@ HOST_PATH_CHECKS: dict[str, Callable[[int], bool]] = {
 # Where the seccomp overlay's Localhost profiles come from: the kubelet's seccomp root holds
 # deploy/seccomp's files under nsinspect/ (deploy/overlays/seccomp/kustomization.yaml).
 SECCOMP_PROFILES = {"nsinspect": DEPLOY / "seccomp"}
+
+
+def build() -> tuple[str, float]:
+    """Run build.sh; its last line and how long it took."""
+    started = time.monotonic()
+    done = subprocess.run([str(BUILD)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip().splitlines()[-1], time.monotonic() - started
+
+
+def image_id() -> str:
+    return podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
 
 
 class HostPathRefusedError(AssertionError):

@@ -106,7 +106,12 @@ class JsonErrorTask(ErrorTask):  # type: ignore[misc]
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
         self.content_length = len(body)
-        self.write(body)
+        # Head and body in one write: waitress sends each write at once (send_bytes 1), and a
+        # client that reads one segment of a refused request should get the whole answer.
+        head = self.build_response_header()
+        self.wrote_header = True
+        self.content_bytes_written = len(body)
+        self.channel.write_soon(head + body)
 
 
 class GuardedChannel(HTTPChannel):  # type: ignore[misc]

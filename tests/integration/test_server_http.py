@@ -346,3 +346,25 @@ def test_requests_on_one_connection_are_answered_at_once(server: ServerProcess) 
     finally:
         connection.close()
     assert sorted(took)[25] < 0.015, f"median {sorted(took)[25] * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"\x16\x03\x01 not http at all\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413),
+        (
+            b"GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            413,
+        ),
+    ],
+)
+def test_what_waitress_refuses_is_a_json_status_in_one_piece(
+    server: ServerProcess, request_bytes: bytes, status: int
+) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(request_bytes)
+        answer = raw.recv(65536)  # one read: head and body leave in one write
+    document = json.loads(answer[answer.index(b"{") :])
+    assert (document["kind"], document["code"]) == ("Status", status)
+    assert server.get("/healthz").status == 200

@@ -9,7 +9,10 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -368,3 +371,48 @@ def test_what_waitress_refuses_is_a_json_status_in_one_piece(
     document = json.loads(answer[answer.index(b"{") :])
     assert (document["kind"], document["code"]) == ("Status", status)
     assert server.get("/healthz").status == 200
+
+
+def test_the_server_dies_with_the_process_that_started_it(tree: ResultsTree) -> None:
+    """--parent-pid with --drop-to: the kernel forgets the parent-death signal on the uid
+    change, so the server must set it again after dropping."""
+    parent_code = (
+        "import os, subprocess, sys, time; "
+        "p = subprocess.Popen(sys.argv[1:] + ['--parent-pid', str(os.getpid())]); "
+        "print(p.pid, flush=True); time.sleep(600)"
+    )
+    command = [sys.executable, "-m", "nsinspect.agent.server", "--results-dir", str(tree.dir),
+               "--bind", "127.0.0.1", "--port", "0", "--api-port", "0",
+               "--drop-to", "65534:65534"]  # fmt: skip
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code, *command], stdout=subprocess.PIPE, text=True
+    )
+    server_pid = 0
+    try:
+        assert parent.stdout is not None
+        server_pid = int(parent.stdout.readline())
+        server = Path(f"/proc/{server_pid}")
+        deadline = time.monotonic() + 20
+        while "\nUid:\t65534\t" not in (server / "status").read_text():  # dropped: serving
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while _alive(server):
+            assert time.monotonic() < deadline, "the server outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if server_pid and _alive(Path(f"/proc/{server_pid}")):
+            os.kill(server_pid, signal.SIGKILL)  # an orphan the test made: it must not stay
+
+
+def _alive(process: Path) -> bool:
+    try:
+        stat = (process / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

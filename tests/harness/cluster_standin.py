@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -244,6 +245,10 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, cluster: Cluster) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.cluster = cluster
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up: fine
+            super().handle_error(request, client_address)
 
 
 @contextmanager

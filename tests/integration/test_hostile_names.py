@@ -207,7 +207,9 @@ def test_the_remote_tables_are_escaped_too(hostile: HostilePod, tmp_path: Path) 
         agent.wait_ready()
         cluster = Cluster()
         cluster.pods.append(pod(hostile.name, "-", NODE))  # "-": the agent's "no namespace"
-        cluster.add_agent("nsinspect-agent-x1", NODE, f"127.0.0.1:{agent.port}")
+        cluster.add_agent(
+            "nsinspect-agent-x1", NODE, f"127.0.0.1:{agent.port}", f"127.0.0.1:{agent.api_port}"
+        )
         with serve_cluster(cluster) as port:
             remote = ("--kubeconfig", str(write_kubeconfig(tmp_path / "kubeconfig", port)))
             report = nsinspect(*remote, "pod", hostile.name, "-n", "-")

@@ -6,6 +6,7 @@ truth is the local scan of the same CRI node and the stand-in's RBAC table."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from harness.cri_node import CriNode, CriPod, PodSpec
 
 pytestmark = [pytest.mark.root, pytest.mark.containerd]
 
-NODE = "node-a"
+NODE = os.uname().nodename  # the name the agent reports, as the local scan does
 TEAM = "nsi-c-team"  # the namespace of this file's own pod; the shared CRI pods are in default
 TEAM_POD = "nsi-c-team-pod"
 AGENT_USER = "system:serviceaccount:nsinspect:nsinspect-agent"
@@ -35,11 +36,6 @@ def nsinspect(*args: str) -> subprocess.CompletedProcess[str]:
 
 def runtime_args(cri_node: CriNode) -> tuple[str, ...]:
     return ("--cri-socket", cri_node.socket, "--runtime-state", f"containerd={cri_node.state_dir}")
-
-
-def api_port_of(agent: AgentProcess) -> int:
-    port: int = getattr(agent, "api_port", agent.port)
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +66,7 @@ def run_agent(tmp: Path, cri_node: CriNode, cluster_port: int, api_auth: str) ->
     agent's service account)."""
     kubeconfig = write_user_kubeconfig(tmp / "agent-kubeconfig", cluster_port, {"token": "t-agent"})
     running = start_agent(
-        tmp, "--kubeconfig", str(kubeconfig), "--node-name", NODE, "--api-auth", api_auth,
+        tmp, "--kubeconfig", str(kubeconfig), "--api-auth", api_auth,
         interval=1.0, global_args=runtime_args(cri_node),
     )  # fmt: skip
     try:
@@ -88,7 +84,7 @@ def agent(
 ) -> Iterator[AgentProcess]:  # fmt: skip
     running = run_agent(tmp_path_factory.mktemp("access-agent"), cri_node, cluster_port, "optional")
     cluster.add_agent(
-        "nsinspect-agent-c1", NODE, f"127.0.0.1:{running.port}", f"127.0.0.1:{api_port_of(running)}"
+        "nsinspect-agent-c1", NODE, f"127.0.0.1:{running.port}", f"127.0.0.1:{running.api_port}"
     )
     yield running
     running.stop()
@@ -197,7 +193,7 @@ def test_required_auth_refuses_a_kubeconfig_without_token(
         strict = run_agent(tmp_path, cri_node, cluster_port, "required")
         try:
             cluster.add_agent("nsinspect-agent-c2", NODE, f"127.0.0.1:{strict.port}",
-                              f"127.0.0.1:{api_port_of(strict)}")  # fmt: skip
+                              f"127.0.0.1:{strict.api_port}")  # fmt: skip
             no_token = nsinspect(*as_user(tmp_path, cluster_port, {}),
                                  "pod", "my-nginx-pod", "-n", "default")  # fmt: skip
             dev = nsinspect(*as_user(tmp_path, cluster_port, {"token": "t-dev"}),

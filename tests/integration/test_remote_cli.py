@@ -45,7 +45,7 @@ def agent(
 
 def api_address(agent: AgentProcess) -> str:
     """The agent's JSON API port, which the port-forward reaches."""
-    return f"127.0.0.1:{getattr(agent, 'api_port', agent.port)}"
+    return f"127.0.0.1:{agent.api_port}"
 
 
 @pytest.fixture

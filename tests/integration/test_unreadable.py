@@ -277,14 +277,15 @@ def test_an_unusable_kubeconfig_flag_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.fixture
 def capless_agent(tmp_path: Path) -> Iterator[AgentProcess]:
     """The real agent as uid 0 without capabilities: it serves what it could not see."""
-    port = free_port()
+    port, api_port = free_port(), free_port()
     log_path = tmp_path / "agent.log"
-    argv = ["nsinspect", "agent", "--bind", "127.0.0.1", "--port", str(port), "--interval", "1"]
+    argv = ["nsinspect", "agent", "--bind", "127.0.0.1", "--port", str(port), "--interval", "1",
+            "--api-port", str(api_port)]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             setpriv_command(argv, 0), stdout=log, stderr=subprocess.STDOUT, env=BLANK_ENV
         )
-    agent = AgentProcess(process, port, log_path)
+    agent = AgentProcess(process, port, log_path, api_port)
     try:
         agent.wait_ready()
         yield agent
@@ -296,7 +297,8 @@ def test_remote_carries_each_agents_unseen_and_names_its_node(
     seed: dict[str, Any], pins: Pins, capless_agent: AgentProcess, tmp_path: Path
 ) -> None:
     cluster = Cluster()
-    cluster.add_agent("nsinspect-agent-f5", "node-f5", f"127.0.0.1:{capless_agent.port}")
+    cluster.add_agent("nsinspect-agent-f5", "node-f5", f"127.0.0.1:{capless_agent.port}",
+                      f"127.0.0.1:{capless_agent.api_port}")  # fmt: skip
     with serve_cluster(cluster) as port:
         kubeconfig = str(write_kubeconfig(tmp_path / "kubeconfig", port))
         listing = nsinspect("--kubeconfig", kubeconfig, "doctor", "-A", "-o", "json")

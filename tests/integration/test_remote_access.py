@@ -5,6 +5,7 @@ truth is the local scan of the same CRI node and the stand-in's RBAC table."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -26,6 +27,8 @@ TEAM_POD = "nsi-c-team-pod"
 AGENT_USER = "system:serviceaccount:nsinspect:nsinspect-agent"
 TOKENS = {"t-agent": AGENT_USER, "t-admin": "admin", "t-dev": "dev"}
 RBAC = {"admin": {"*"}, "dev": {"default"}}
+PEM = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n").decode()
+CERTIFICATE_USER = {"client-certificate-data": PEM, "client-key-data": PEM}
 
 
 def nsinspect(*args: str) -> subprocess.CompletedProcess[str]:
@@ -196,6 +199,8 @@ def test_required_auth_refuses_a_kubeconfig_without_token(
                               f"127.0.0.1:{strict.api_port}")  # fmt: skip
             no_token = nsinspect(*as_user(tmp_path, cluster_port, {}),
                                  "pod", "my-nginx-pod", "-n", "default")  # fmt: skip
+            certificate = nsinspect(*as_user(tmp_path, cluster_port, CERTIFICATE_USER),
+                                    "pod", "my-nginx-pod", "-n", "default")  # fmt: skip
             dev = nsinspect(*as_user(tmp_path, cluster_port, {"token": "t-dev"}),
                             "pod", "my-nginx-pod", "-n", "default")  # fmt: skip
         finally:
@@ -203,4 +208,7 @@ def test_required_auth_refuses_a_kubeconfig_without_token(
     assert no_token.returncode == 1
     assert "a bearer token is required" in no_token.stderr
     assert "Traceback" not in no_token.stderr
+    assert certificate.returncode == 1
+    assert "a bearer token is required" in certificate.stderr
+    assert "the kubeconfig's user has a client certificate and no token" in certificate.stderr
     assert dev.returncode == 0, dev.stderr

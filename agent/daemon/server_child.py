@@ -65,7 +65,10 @@ def results_directory() -> Path:
     path = Path(tempfile.mkdtemp(prefix="nsinspect-", dir=parent))
     path.chmod(0o750)
     if os.geteuid() == 0:
-        os.chown(path, 0, SERVER_GID)
+        # Without CAP_CHOWN this fails, and the server, which cannot read the directory then,
+        # says so and exits; the agent reports that.
+        with contextlib.suppress(PermissionError):
+            os.chown(path, 0, SERVER_GID)
     return path
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 NOBODY = 65534
 REPO = Path(__file__).resolve().parents[2]
-NO_CAPABILITIES = ("--inh-caps=-all", "--bounding-set=-all")
 
 
 def _traversable_by(path: Path, uid: int) -> bool:
@@ -91,10 +90,12 @@ def _shell_script(plan: Mapping[Path, list[Path]], stage: Path, command: Sequenc
     return "\n".join(lines)
 
 
-def setpriv_command(argv: Sequence[str], uid: int) -> list[str]:
-    """`argv` run as `uid` (its own gid, no supplementary groups) with no capabilities."""
+def setpriv_command(argv: Sequence[str], uid: int, keep: Sequence[str] = ()) -> list[str]:
+    """`argv` run as `uid` (its own gid, no supplementary groups) with no capabilities but
+    those named in `keep` (setpriv's names: "setuid", "chown"; root gets them at exec)."""
     ids = [] if uid == 0 else [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-    return ["setpriv", *ids, *NO_CAPABILITIES, "--", *argv]
+    bounding = ",".join(["-all", *(f"+{name}" for name in keep)])
+    return ["setpriv", *ids, "--inh-caps=-all", f"--bounding-set={bounding}", "--", *argv]
 
 
 def run_unprivileged(

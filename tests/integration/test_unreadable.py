@@ -276,14 +276,20 @@ def test_an_unusable_kubeconfig_flag_is_a_usage_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def capless_agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    """The real agent as uid 0 without capabilities: it serves what it could not see."""
+    """The real agent as uid 0 without the capabilities that read other processes: it serves
+    what it could not see. It keeps those that hand its server to uid 65534 (setuid, setgid,
+    chown, and setpcap to empty the server's bounding set): a server left as uid 0 would
+    refuse to start."""
     port, api_port = free_port(), free_port()
     log_path = tmp_path / "agent.log"
     argv = ["nsinspect", "agent", "--bind", "127.0.0.1", "--port", str(port), "--interval", "1",
             "--api-port", str(api_port)]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            setpriv_command(argv, 0), stdout=log, stderr=subprocess.STDOUT, env=BLANK_ENV
+            setpriv_command(argv, 0, keep=("setuid", "setgid", "chown", "setpcap")),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=BLANK_ENV,
         )
     agent = AgentProcess(process, port, log_path, api_port)
     try:

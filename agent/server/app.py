@@ -249,4 +249,8 @@ def _respond(
             return [b""]
         return environ["wsgi.file_wrapper"](answer.file, FILE_BLOCK)  # type: ignore[no-any-return]
     start_response(status, [*headers, ("Content-Length", str(len(answer.body)))])
-    return [b""] if head else [answer.body]
+    if head:
+        return [b""]
+    # In writes of FILE_BLOCK: one write over waitress's outbuf_overflow would spill the
+    # answer to a temporary file (a stale-marked document of a large node can be that big).
+    return [answer.body[i : i + FILE_BLOCK] for i in range(0, len(answer.body), FILE_BLOCK)]

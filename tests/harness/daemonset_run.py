@@ -20,6 +20,7 @@ import os
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import tomllib
 import uuid
@@ -188,15 +189,24 @@ class AgentPod:
         )
 
 
-def results_volume(documents: tuple[Document, ...], name: str) -> None:
-    """A podman volume as the kubelet makes the emptyDir `results`: tmpfs of the sizeLimit,
-    world-writable as emptyDir is, its group the pod's fsGroup, setgid so files inherit it."""
+@contextmanager
+def results_volume(documents: tuple[Document, ...]) -> Iterator[str]:
+    """A tmpfs on this machine as the kubelet makes the emptyDir `results` (medium Memory): of
+    the sizeLimit, writable by all as an emptyDir is, its group the pod's fsGroup, setgid so
+    that files inherit it. Bind-mounted into both containers; unmounted and removed on exit.
+    (podman 4.3's own tmpfs volumes take no size: it reads size as a quota.)"""
     pod = agent_pod_spec(documents)
     [declared] = [v for v in pod["volumes"] if v["name"] == "results"]
     size = declared["emptyDir"]["sizeLimit"].removesuffix("Mi")
     group = pod["securityContext"].get("fsGroup", 0)
-    options = f"size={size}m,mode=2777,gid={group}"
-    podman("volume", "create", "--opt=type=tmpfs", "--opt=device=tmpfs", f"--opt=o={options}", name)
+    directory = tempfile.mkdtemp(prefix="nsinspect-results-")
+    options = f"size={size}m,mode=2777,gid={group},nosuid,nodev"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", directory], check=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "--lazy", directory], check=False)
+        os.rmdir(directory)
 
 
 @contextmanager
@@ -206,24 +216,22 @@ def agent_pod(documents: tuple[Document, ...], image: str) -> Iterator[AgentPod]
     running = AgentPod(
         f"nsinspect-deploy-{suffix}", f"nsinspect-scanner-{suffix}", f"nsinspect-server-{suffix}"
     )
-    volume = f"nsinspect-results-{suffix}"
-    try:
-        results_volume(documents, volume)
-        podman("pod", "create", f"--name={running.pod}", "--share=net,ipc,uts")
-        for name, container in (("scanner", running.scanner), ("server", running.server)):
-            podman(
-                "run",
-                "--detach",
-                f"--name={container}",
-                f"--pod={running.pod}",
-                *container_flags(documents, name, {"results": volume}),
-                image,
-                *container_arguments(documents, name),
-            )
-        yield running
-    finally:
-        podman("pod", "rm", "--force", "--time=0", running.pod, check=False)
-        podman("volume", "rm", "--force", volume, check=False)
+    with results_volume(documents) as volume:
+        try:
+            podman("pod", "create", f"--name={running.pod}", "--share=net,ipc,uts")
+            for name, container in (("scanner", running.scanner), ("server", running.server)):
+                podman(
+                    "run",
+                    "--detach",
+                    f"--name={container}",
+                    f"--pod={running.pod}",
+                    *container_flags(documents, name, {"results": volume}),
+                    image,
+                    *container_arguments(documents, name),
+                )
+            yield running
+        finally:
+            podman("pod", "rm", "--force", "--time=0", running.pod, check=False)
 
 
 def process_status(pid: int) -> dict[str, str]:

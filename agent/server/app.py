@@ -235,6 +235,8 @@ def _respond(
     headers = [("Content-Type", answer.content_type), *answer.headers]
     if answer.code == 405:
         headers.append(("Allow", "GET, HEAD"))
+    if answer.code == 401:
+        headers.append(("WWW-Authenticate", 'Bearer realm="nsinspect"'))
     status = f"{answer.code} {REASONS.get(answer.code, '')}"
     head = environ.get("REQUEST_METHOD") == "HEAD"
     if answer.stream is not None:

@@ -181,6 +181,7 @@ def test_without_credentials_a_token_changes_nothing(tree: ResultsTree) -> None:
     required = make_app(tree, api_token_required=True)
     refused = Answered(required, "/api/v1/pods", API_PORT)
     assert refused.code == 401 and "client certificate" in refused.json()["message"]
+    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="nsinspect"'
 
 
 def test_a_stale_generation_is_marked_in_every_list(tree: ResultsTree) -> None:

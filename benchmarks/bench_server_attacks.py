@@ -39,13 +39,12 @@ from harness.agent_process import free_port, start_agent  # noqa: E402
 from harness.http_attackers import (  # noqa: E402
     MAX_CONNECTIONS,
     Flood,
-    HealthProbe,
     in_waves,
     oversized_headers,
-    percentile,
     raise_fd_limit,
     unfinished_request,
 )
+from harness.kubelet_probe import HealthProbe, percentile  # noqa: E402
 from harness.process_facts import RssSampler, listener_pids  # noqa: E402
 
 PRE_K_COMMIT = "fe81b56"

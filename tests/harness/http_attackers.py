@@ -3,33 +3,28 @@
 A `Flood` is a set of TCP connections driven by one thread: each sends its payload at once
 (the header flood: 98 headers of 65 KB, never finished by the blank line), a byte a second (a
 slowloris) or nothing (an idle flood), and records when it connected, what the server answered
-and when the server closed it. `HealthProbe` asks /healthz every 50 ms from its own source
-address (kubelet probes come from the node's address, a flood from a pod's) and keeps each
-answer's latency. Bounds: at most MAX_CONNECTIONS connections and
-MAX_SECONDS per flood; leaving a `with` closes every socket and joins every thread.
+and when the server closed it; `in_waves` repeats a flood the server ends at once. Bounds: at
+most MAX_CONNECTIONS connections (MAX_SENDING_CLIENTS that send anything) and MAX_SECONDS per
+flood; leaving a `with` closes every socket and joins the flood's thread.
 """
 
 from __future__ import annotations
 
 import errno
-import http.client
 import ipaddress
 import resource
 import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from harness.process_facts import Periodic
-
 MAX_CONNECTIONS = 4_000
-MAX_HEADER_CLIENTS = 20
+MAX_SENDING_CLIENTS = 20
 MAX_SECONDS = 600.0
 FD_MARGIN = 200  # the test's own files, the probes, the agent's pipes
 FLOOD_SOURCE = "127.0.0.1"  # a pod's address
-PROBE_SOURCE = "127.0.0.2"  # the node's, where kubelet probes come from
 
 
 class FdLimitTooLowError(Exception):
@@ -117,6 +112,8 @@ class Flood:
     def __post_init__(self) -> None:
         if not 0 < self.count <= MAX_CONNECTIONS or not 0 < self.seconds <= MAX_SECONDS:
             raise ValueError(f"a flood is 1..{MAX_CONNECTIONS} connections, <= {MAX_SECONDS} s")
+        if self.payload and self.count > MAX_SENDING_CLIENTS:
+            raise ValueError(f"at most {MAX_SENDING_CLIENTS} connections send a payload")
         for address in (self.host, *self.sources):
             loopback(address)
 
@@ -260,77 +257,3 @@ def in_waves(wave: Callable[[], Flood], seconds: float, wave_seconds: float = 5.
             flood.wait_closed(min(wave_seconds, max(0.0, deadline - time.monotonic())))
         waves.append(flood)
     return waves
-
-
-def percentile(values: Iterable[float], share: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-@dataclass(frozen=True)
-class Answer:
-    at: float  # time.monotonic() when asked
-    seconds: float
-    status: int | None  # None: no answer (refused, timed out, reset)
-    error: str = ""
-
-
-@dataclass
-class HealthProbe:
-    """GET `path` every `period` s from `source`, each with its own connection, like kubelet."""
-
-    port: int
-    source: str = PROBE_SOURCE
-    path: str = "/healthz"
-    period: float = 0.05
-    timeout: float = 1.0
-    answers: list[Answer] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        loopback(self.source)
-        self._asking = Periodic(
-            lambda: self.answers.append(self.ask()), self.period, "health-probe"
-        )
-
-    def __enter__(self) -> HealthProbe:
-        self._asking.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._asking.stop(timeout=self.timeout + 5)
-
-    def record(self) -> None:
-        self.answers.append(self.ask())
-
-    def ask(self) -> Answer:
-        started = time.monotonic()
-        client = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=self.timeout, source_address=(self.source, 0)
-        )
-        try:
-            client.request("GET", self.path)
-            reply = client.getresponse()
-            reply.read()
-            return Answer(started, time.monotonic() - started, reply.status)
-        except (OSError, http.client.HTTPException) as exc:
-            return Answer(started, time.monotonic() - started, None, f"{type(exc).__name__}: {exc}")
-        finally:
-            client.close()
-
-    def latencies(self) -> list[float]:
-        return [a.seconds for a in self.answers]
-
-    @property
-    def failures(self) -> list[Answer]:
-        return [a for a in self.answers if a.status != 200]
-
-    def summary(self) -> str:
-        seconds = self.latencies()
-        return (
-            f"{len(seconds)} probes, p50 {percentile(seconds, 0.5) * 1000:.1f} ms, "
-            f"p99 {percentile(seconds, 0.99) * 1000:.1f} ms, "
-            f"max {max(seconds, default=0) * 1000:.1f} ms, "
-            f"{len(self.failures)} failed"
-        )

@@ -92,6 +92,7 @@ class NetSocket:
     protocol: str  # tcp, tcp6, udp, udp6
     local_address: str
     local_port: int
+    remote_address: str
     listening: bool  # TCP state 0A
     inode: int
 
@@ -105,9 +106,11 @@ def net_sockets() -> list[NetSocket]:
             for line in table:
                 fields = line.split()
                 address, port = fields[1].rsplit(":", 1)
+                remote = kernel_address(fields[2].rsplit(":", 1)[0])
+                listening = fields[3] == "0A"
                 found.append(
                     NetSocket(
-                        protocol, kernel_address(address), int(port, 16), fields[3] == "0A",
+                        protocol, kernel_address(address), int(port, 16), remote, listening,
                         int(fields[9]),
                     )
                 )  # fmt: skip
@@ -132,6 +135,14 @@ def socket_inodes(pid: int) -> set[int]:
         if target.startswith("socket:["):
             inodes.add(int(target[8:-1]))
     return inodes
+
+
+def connections_from(pid: int, peer: str) -> int:
+    """How many TCP connections with `peer` the process holds open (accepted, in its fds)."""
+    held = socket_inodes(pid)
+    return sum(
+        1 for s in net_sockets() if s.inode in held and s.remote_address == peer and not s.listening
+    )
 
 
 def listener_pids(port: int) -> set[int]:

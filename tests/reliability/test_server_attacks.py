@@ -20,17 +20,17 @@ import pytest
 
 from harness.agent_process import AgentProcess, start_agent
 from harness.http_attackers import (
+    FLOOD_SOURCE,
     MAX_CONNECTIONS,
     FdLimitTooLowError,
     Flood,
-    HealthProbe,
     in_waves,
     oversized_headers,
-    percentile,
     raise_fd_limit,
     unfinished_request,
 )
-from harness.process_facts import MIB, RssSampler, listener_pids
+from harness.kubelet_probe import HealthProbe, percentile
+from harness.process_facts import MIB, RssSampler, connections_from, listener_pids
 
 pytestmark = pytest.mark.root
 
@@ -88,11 +88,14 @@ def split_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SplitAgent
 def assert_within_budgets(rss: RssSampler, split: SplitAgent, log: str) -> None:
     server = rss.largest[split.server_pid]
     scanner = rss.largest[split.scanner_pid]
+    for role, pid in (("server", split.server_pid), ("scanner", split.scanner_pid)):
+        print(f"{role} RSS MiB, first -> largest: {' -> '.join(f'{m:.1f}' for m in rss.mib(pid))}")
     assert server <= SERVER_BUDGET, f"server RSS {server / MIB:.1f} MiB: {log}"
     assert scanner <= SCANNER_BUDGET, f"scanner RSS {scanner / MIB:.1f} MiB: {log}"
 
 
 def assert_probes_served(probe: HealthProbe) -> None:
+    print(f"/healthz from {probe.source}: {probe.summary()}")
     assert len(probe.answers) >= 20, probe.summary()
     assert not probe.failures, f"{probe.summary()}: {probe.failures[:5]}"
     assert percentile(probe.latencies(), 0.99) < HEALTHZ_P99, probe.summary()
@@ -122,13 +125,18 @@ def test_idle_flood_is_cut_per_client_and_by_the_idle_timeout(split_agent: Split
     port = split_agent.port
     with split_agent.rss() as rss, HealthProbe(port) as probe:
         with Flood(port, MAX_CONNECTIONS, seconds=60) as flood:
-            time.sleep(1.0)
-            open_after_a_second = len(flood.held)
+            # What the server holds, from its fds: the clients' side also counts connections
+            # still in the listen backlog, which a loaded server accepts (and resets) later.
+            held = []
+            for _ in range(6):
+                time.sleep(0.25)
+                held.append(connections_from(split_agent.server_pid, FLOOD_SOURCE))
             all_closed = flood.wait_closed(IDLE_TIMEOUT * 4 + CLOSE_SLACK)
         with HealthProbe(port) as after_release:
             time.sleep(2.0)
     assert len(flood.connected) >= MAX_CONNECTIONS // 2, "the flood never got going"
-    assert open_after_a_second <= PER_CLIENT, f"{open_after_a_second} idle connections held"
+    assert max(held) <= PER_CLIENT, f"the server held {held} connections of one address"
+    assert max(held) > 0, "the server held none: the flood did not reach it"
     assert all_closed, f"{len(flood.still_open)} idle connections never closed"
     assert_within_budgets(rss, split_agent, split_agent.agent.log())
     assert_probes_served(probe)

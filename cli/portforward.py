@@ -12,11 +12,13 @@ import http.client
 import json
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 MAX_ANSWER_BYTES = 256 << 20  # a node's whole pod list is a few MB; a runaway answer is refused
+FORWARDING_THREAD = "Kubernetes port forward proxy"  # the official client's name for it
 HANDSHAKE = re.compile(r"Handshake status (?P<status>\d{3})")
 
 
@@ -56,12 +58,36 @@ def _refusal(reason: str) -> PortForwardRefusedError | ApiUnreachableError:
     return PortForwardRefusedError(int(found.group("status")), message[:500])
 
 
+class _QuietForwardingThreads:
+    """The official client relays each port-forward on a thread of its own, which raises on a
+    frame it does not expect; the request waiting on it then fails with a clear error of its
+    own (no answer in time), so that thread's traceback is not printed. Others' still are."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.previous = threading.excepthook
+
+    def install(self) -> None:
+        with self.lock:
+            if threading.excepthook != self.hook:
+                self.previous = threading.excepthook
+                threading.excepthook = self.hook
+
+    def hook(self, args: threading.ExceptHookArgs) -> None:
+        if args.thread is None or not args.thread.name.startswith(FORWARDING_THREAD):
+            self.previous(args)
+
+
+QUIET_FORWARDING_THREADS = _QuietForwardingThreads()
+
+
 def open_port_forward(core: Any, namespace: str, pod: str, port: int, timeout: float) -> Any:
     """The official client's PortForward to `port` of `pod`."""
     import websocket
     from kubernetes.client.exceptions import ApiException, ApiValueError
     from kubernetes.stream import portforward
 
+    QUIET_FORWARDING_THREADS.install()
     # The websocket connect takes no timeout of its own: it uses websocket-client's default.
     websocket.setdefaulttimeout(timeout)
     try:

@@ -80,6 +80,8 @@ class Cluster:
     non_resource: dict[str, set[str]] = field(default_factory=dict)
     # Who may create pods/portforward in the agents' namespace; None: everyone.
     portforward_users: set[str] | None = None
+    # Port-forwards start with a frame on a channel of no port (a broken API server).
+    portforward_stray_frame: bool = False
     # Each TokenReview / SubjectAccessReview posted: {"kind": ..., "spec": ..., "caller": ...}.
     reviews: list[dict[str, Any]] = field(default_factory=list)
 
@@ -193,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not forwarded.handshake((request + "\r\n").encode("latin-1")):
                 return
-            forwarded.start(ports.get(wanted))
+            forwarded.start(ports.get(wanted), stray=cluster.portforward_stray_frame)
             while not forwarded.closed.is_set():
                 forwarded.receive(self.rfile.read1(65536))
         except OSError:

@@ -68,9 +68,12 @@ class ForwardedPort:
     def frame(self, channel: int, data: bytes) -> None:
         self._send(BytesMessage(data=bytes((channel,)) + data))
 
-    def start(self, target: str | None) -> None:
-        """The channels' first frames, then the connection to the pod's port (or the error)."""
+    def start(self, target: str | None, stray: bool = False) -> None:
+        """The channels' first frames, then the connection to the pod's port (or the error).
+        `stray`: first a frame on a channel no port has, as a broken API server might send."""
         number = self.port.to_bytes(2, "little")
+        if stray:
+            self.frame(7, number)
         self.frame(0, number)
         self.frame(1, number)
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -166,3 +167,19 @@ def test_lists_go_to_every_agent_and_name_the_silent_ones(
     forwards = [r for r in cluster.requests if r.endswith("/portforward")]
     assert sorted(forwards) == [f"/api/v1/namespaces/nsinspect/pods/agent-{n}/portforward"
                                 for n in "ab"]  # fmt: skip
+
+
+def test_a_broken_port_forward_is_a_clear_error_without_traceback(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    cluster.portforward_stray_frame = True
+    with serve_cluster(cluster) as port:
+        kubeconfig = write_user_kubeconfig(tmp_path / "kubeconfig", port, {"token": "t-bob"})
+        result = subprocess.run(
+            ["nsinspect", "--kubeconfig", str(kubeconfig), "--request-timeout", "1",
+             "pod", "web", "-n", "team-b"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert "the agent on node node-a did not answer on 127.0.0.1:9978" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception in thread" not in result.stderr

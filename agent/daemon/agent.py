@@ -35,7 +35,7 @@ from .watchdog import ScanWatchdog, default_limit
 LOG = logging.getLogger("nsinspect.agent")
 SWITCH_INTERVAL_SECONDS = 0.001
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
-CHECK_SECONDS = 1.0  # how often the main thread looks for a stuck scan to log
+CHECK_SECONDS = 1.0  # how often the main thread looks for a stuck scan to log (at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,8 @@ class Agent:
         # With the first scan under way: a heartbeat with no scan done and none running is stale.
         if on_started is not None:
             on_started()
-        while not self.stop_event.wait(CHECK_SECONDS):
+        check_every = min(CHECK_SECONDS, self.watchdog.limit / 4)
+        while not self.stop_event.wait(check_every):
             self.watchdog.check()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

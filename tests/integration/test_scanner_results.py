@@ -1,6 +1,7 @@
-"""The scanner role as a process of its own: it writes results and a heartbeat that advance,
-answers detail requests for a real pod with the report a scan in this process gives, listens on
-no network socket, and ends within a second of SIGTERM, removing its detail socket."""
+"""The scanner role as a process of its own (`nsinspect agent --role scanner`): it writes results
+and a heartbeat that advance, answers detail requests for a real pod with the report a scan in this
+process gives, listens on no network socket, and ends within a second of SIGTERM, removing its
+detail socket."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,17 +25,6 @@ from nsinspect.agent.exchange.layout import current_generation, read_index
 from nsinspect.agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
 
 pytestmark = pytest.mark.root
-
-SCANNER = """
-import logging, pathlib, sys
-from nsinspect.agent.daemon.agent import Agent, AgentConfig
-from nsinspect.agent.scanner import ScanConfig
-logging.basicConfig(level=logging.INFO)
-config = AgentConfig(
-    scan=ScanConfig(), interval=0.3, kubernetes=False, results_dir=pathlib.Path(sys.argv[1])
-)
-Agent(config).run(lambda: print("started", flush=True))
-"""
 
 
 @dataclass
@@ -59,12 +48,14 @@ def scanner(tmp_path: Path) -> Iterator[Scanner]:
     results, log = tmp_path / "results", tmp_path / "scanner.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-c", SCANNER, str(results)], stdout=output, stderr=output
-        )
+            ["nsinspect", "agent", "--role", "scanner", "--results-dir", str(results),
+             "--no-kubernetes", "--interval", "0.3"],
+            stdout=output, stderr=output,
+        )  # fmt: skip
     running = Scanner(process, results, log)
     try:
         wait_for(
-            lambda: process.poll() is not None or b"started" in log.read_bytes(),
+            lambda: process.poll() is not None or b'"scanner started"' in log.read_bytes(),
             what="the scanner to start",
         )
         assert process.poll() is None, log.read_text()

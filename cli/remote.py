@@ -30,7 +30,7 @@ from ..agent.report import (
     WireError,
     value_or,
 )
-from . import portforward
+from . import kube_user, portforward
 from .kubeconfig import find_kubeconfig
 from .remote_errors import AccessRefusedError, AgentSilentError, RemoteError, explain
 from .terminal_text import echo_lines
@@ -100,21 +100,6 @@ class RemoteSource:
             self._core = client.CoreV1Api(client.ApiClient(configuration))
         return self._core
 
-    def _user_has_cert(self) -> bool:
-        """Whether the kubeconfig's user is a client certificate (the client loads one only for
-        an https server, so the kubeconfig itself is read)."""
-        from kubernetes.config import kube_config
-
-        try:
-            paths = self.config.kubeconfig or kube_config.KUBE_CONFIG_DEFAULT_LOCATION
-            users = kube_config.KubeConfigMerger(paths).config["users"]
-            contexts, active = kube_config.list_kube_config_contexts(config_file=paths)
-            chosen = next((c for c in contexts if c["name"] == self.config.context), active)
-            user = users.get_with_name(chosen["context"]["user"])["user"].value
-            return any(key.startswith("client-certificate") for key in user)
-        except Exception:
-            return False
-
     def default_namespace(self) -> str:
         """The kubeconfig context's namespace, else `default` (as kubectl does)."""
         from kubernetes import config
@@ -145,11 +130,7 @@ class RemoteSource:
         return [pod for pod in listing.items if pod.status and pod.status.phase == "Running"]
 
     def _authorization(self) -> str | None:
-        """The kubeconfig's `Bearer <token>` (static, exec plugin or OIDC, refreshed by the
-        client's hook), which the agent checks; None when the user has none."""
-        configuration = self.core.api_client.configuration
-        value = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
-        return str(value) if value else None
+        return kube_user.bearer(self.core.api_client.configuration)
 
     def _from_agent(self, agent: Any, path: str) -> Any:
         """GET `/path` from one agent's API port through the port-forward: its JSON document.
@@ -191,7 +172,9 @@ class RemoteSource:
 
     def _certificate_note(self) -> str:
         configuration = self.core.api_client.configuration
-        if self._authorization() is None and (configuration.cert_file or self._user_has_cert()):
+        if self._authorization() is None and kube_user.has_client_certificate(
+            configuration, self.config.kubeconfig, self.config.context
+        ):
             return (
                 " (the kubeconfig's user has a client certificate and no token: this agent "
                 "requires a bearer token, and a client certificate cannot be checked by it)"

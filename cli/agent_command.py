@@ -236,12 +236,12 @@ def _run_scanner(config: Any) -> None:
 
 def _run_both(config: Any, options: Any, kubernetes: bool) -> None:
     from ..agent.daemon import server_child
-    from ..agent.daemon.kube_intent import kubeconfig_credentials
+    from ..agent.daemon.kubeconfig_resolve import resolve
 
     credentials = None
     if kubernetes and config.kubeconfig:
         try:
-            credentials = kubeconfig_credentials(config.kubeconfig, config.kube_context)
+            credentials = resolve(config.kubeconfig, config.kube_context)
         except Exception as exc:  # the scanner's own watch reports the same problem
             if options.metrics_auth or options.api_auth == "required":
                 raise click.ClickException(

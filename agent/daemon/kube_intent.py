@@ -16,11 +16,11 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from ..exchange.kube_api import ApiCredentials, KubeApi, KubeApiError
 from ..model import NameSource, PodIntent, Snapshot, is_container_id
+from .kubeconfig_resolve import resolve
 
 LOG = logging.getLogger("nsinspect.kube")
 GONE = 410
@@ -145,37 +145,10 @@ def api_error_reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def kubeconfig_credentials(kubeconfig: str | None, context: str | None) -> dict[str, Any]:
-    """What a kubeconfig gives to call the API with (exec plugins and OIDC resolved by the
-    official client, which is loaded only here, off-cluster), as ApiCredentials' JSON."""
-    from kubernetes import client, config
-
-    configuration = client.Configuration()
-    config.load_kube_config(
-        config_file=kubeconfig, context=context, client_configuration=configuration
-    )
-    # The client keeps the token under "BearerToken" ("authorization" only as an alias).
-    authorization = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
-    authorization = authorization or ""
-    token = authorization.removeprefix("Bearer ").strip() or None
-
-    def pem(path: str | None) -> str | None:
-        return Path(path).read_text() if path else None
-
-    return {
-        "server": configuration.host,
-        "token": token,
-        "ca_pem": pem(configuration.ssl_ca_cert),
-        "cert_pem": pem(configuration.cert_file),
-        "key_pem": pem(configuration.key_file),
-        "verify": bool(configuration.verify_ssl),
-    }
-
-
 def api_for(kubeconfig: str | None, context: str | None = None) -> KubeApi:
     """The API of a kubeconfig, or of the pod's service account when none is given."""
     if kubeconfig:
-        return KubeApi(ApiCredentials.from_json(kubeconfig_credentials(kubeconfig, context)))
+        return KubeApi(ApiCredentials.from_json(resolve(kubeconfig, context)))
     return KubeApi(ApiCredentials.in_cluster())
 
 

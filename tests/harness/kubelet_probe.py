@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.http_attackers import loopback
+from harness.http_attackers import MAX_SECONDS, loopback
 
 PROBE_SOURCE = "127.0.0.2"  # the node's, where kubelet probes come from
 
@@ -58,11 +58,12 @@ class Asking:
 
 
 def ask_until(asking: Asking, stop: Any, sink: Any) -> None:
-    """The prober process: asks every `period` s (start to start) until `stop`, then sends its
-    answers down `sink`."""
+    """The prober process: asks every `period` s (start to start) until `stop` (or for
+    MAX_SECONDS at the most), then sends its answers down `sink`."""
     answers = []
     next_at = time.monotonic()
-    while not stop.is_set():
+    ends = next_at + MAX_SECONDS
+    while not stop.is_set() and time.monotonic() < ends:
         answers.append(ask(asking.port, asking.source, asking.path, asking.timeout))
         next_at = max(next_at + asking.period, time.monotonic())
         stop.wait(next_at - time.monotonic())

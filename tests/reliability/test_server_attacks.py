@@ -187,3 +187,21 @@ def test_the_33rd_connection_of_an_address_is_refused_while_others_are_served(
     assert extra.connections[0].closed_after < 1.0
     assert still_held == PER_CLIENT, f"{PER_CLIENT - still_held} of the first 32 were closed"
     assert other_address == 200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="at --max-connections waitress stops accepting, so the node's probes wait in the "
+    "backlog with the flood until idle connections time out: 16 addresses x 32 idle connections "
+    "fail /healthz (the NetworkPolicy keeps the pod network off the port; nothing in the server "
+    "keeps room for the node)",
+)
+def test_probes_are_served_while_idle_connections_fill_the_connection_cap(
+    split_agent: SplitAgent,
+) -> None:
+    sources = tuple(f"127.0.2.{n}" for n in range(1, 17))  # 16 x 32 = the cap of 512
+    with Flood(split_agent.port, 16 * PER_CLIENT, sources=sources, seconds=30):
+        time.sleep(0.5)  # the server takes them
+        with HealthProbe(split_agent.port, timeout=0.5) as probe:
+            time.sleep(IDLE_TIMEOUT / 2)
+    assert_probes_served(probe)

@@ -4,8 +4,8 @@ what the server says when the scanner stops.
 `nsinspect agent` (role both) runs the scanner as root and the server as its child. The process
 serving a port is the one holding the listening socket's inode (/proc/net/tcp{,6} against
 /proc/<pid>/fd), not a pid the agent reports. The DaemonSet's shape, two processes sharing only
-the results directory, is run too (`--role scanner` as root beside `nsinspect-server` started as
-uid 65534), for what a scanner's death means to a server that outlives it.
+the results directory, is run too (`--role scanner` as root beside `nsinspect-server`, which drops
+to uid 65534), for what a scanner's death means to a server that outlives it.
 """
 
 from __future__ import annotations

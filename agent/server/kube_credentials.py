@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from ..exchange.kube_api import SERVICE_ACCOUNT, ApiCredentials
 
@@ -33,11 +34,11 @@ def credentials_from_fd(fd: int) -> ApiCredentials:
         raise CredentialsError(f"the credentials on fd {fd} are malformed: {exc}") from exc
 
 
-def in_cluster_credentials() -> ApiCredentials | None:
+def in_cluster_credentials(account: Path = SERVICE_ACCOUNT) -> ApiCredentials | None:
     """The pod's service account; None outside a cluster (no service host, no token)."""
-    if not os.environ.get("KUBERNETES_SERVICE_HOST") or not (SERVICE_ACCOUNT / "token").exists():
+    if not os.environ.get("KUBERNETES_SERVICE_HOST") or not (account / "token").exists():
         return None
     try:
-        return ApiCredentials.in_cluster()
+        return ApiCredentials.in_cluster(account)
     except ValueError as exc:
         raise CredentialsError(str(exc)) from exc

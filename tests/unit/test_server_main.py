@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from nsinspect.agent.server.kube_credentials import CredentialsError, credentials_from_fd
+from nsinspect.agent.server.kube_credentials import (
+    CredentialsError,
+    credentials_from_fd,
+    in_cluster_credentials,
+)
 from nsinspect.agent.server.main import main, parser
 from nsinspect.agent.server.privileges import PrivilegeError, effective_capabilities
 
@@ -105,3 +109,18 @@ def test_capabilities_are_read_from_status(tmp_path: Path) -> None:
         effective_capabilities(str(status))
     with pytest.raises(PrivilegeError, match="cannot read"):
         effective_capabilities(str(tmp_path / "absent"))
+
+
+def test_in_cluster_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert in_cluster_credentials(tmp_path) is None
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    assert in_cluster_credentials(tmp_path) is None  # no token file: not a pod's account
+    (tmp_path / "token").write_text("sa-token\n")
+    with pytest.raises(CredentialsError, match="CA"):
+        in_cluster_credentials(tmp_path)
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    credentials = in_cluster_credentials(tmp_path)
+    assert credentials is not None and credentials.server == "https://[fd00::1]:443"
+    assert credentials.token_file == str(tmp_path / "token")

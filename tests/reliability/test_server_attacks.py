@@ -133,7 +133,8 @@ def test_idle_flood_is_cut_per_client_and_by_the_idle_timeout(split_agent: Split
         with HealthProbe(port) as after_release:
             time.sleep(2.0)
     assert len(flood.connected) >= MAX_CONNECTIONS // 2, "the flood never got going"
-    assert max(held) <= PER_CLIENT, f"the server held {held} connections of one address"
+    # One more may be caught between its accept and its reset: without the cap it is thousands.
+    assert max(held) <= PER_CLIENT + 1, f"the server held {held} connections of one address"
     assert max(held) > 0, "the server held none: the flood did not reach it"
     assert all_closed, f"{len(flood.still_open)} idle connections never closed"
     assert_within_budgets(rss, split_agent, split_agent.agent.log())

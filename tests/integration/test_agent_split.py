@@ -168,10 +168,25 @@ def test_a_stopped_scanner_gets_stale_marked_answers_and_failing_healthz(
     )
 
 
+@pytest.fixture
+def results_dir() -> Iterator[Path]:
+    """Under /run, as the DaemonSet's memory emptyDir: pytest's tmp_path is 0700 root's."""
+    path = Path(tempfile.mkdtemp(prefix="nsi-split-test-", dir="/run"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-def test_the_server_ends_with_the_scanner(tmp_path: Path, stop_signal: signal.Signals) -> None:
-    """SIGTERM stops both; SIGKILL of the scanner leaves no orphan server either."""
-    started = start_agent(tmp_path, "--no-kubernetes", interval=INTERVAL)
+def test_the_server_ends_with_the_scanner(
+    tmp_path: Path, results_dir: Path, stop_signal: signal.Signals
+) -> None:
+    """SIGTERM stops both; SIGKILL of the scanner leaves no orphan server either. (A results
+    directory of the test's: a killed scanner cannot remove the one it would make.)"""
+    started = start_agent(
+        tmp_path, "--no-kubernetes", "--results-dir", str(results_dir), interval=INTERVAL
+    )
     try:
         started.wait_ready()
         server = only_listener(started.port)
@@ -183,16 +198,6 @@ def test_the_server_ends_with_the_scanner(tmp_path: Path, stop_signal: signal.Si
         assert not listener_pids(started.port)
     finally:
         started.stop()
-
-
-@pytest.fixture
-def results_dir() -> Iterator[Path]:
-    """Under /run, as the DaemonSet's memory emptyDir: pytest's tmp_path is 0700 root's."""
-    path = Path(tempfile.mkdtemp(prefix="nsi-split-test-", dir="/run"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def started(command: list[str], log: Path, processes: list[subprocess.Popen[bytes]]) -> int:

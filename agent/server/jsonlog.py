@@ -11,5 +11,8 @@ __all__ = ["LEVELS", "configure"]
 
 def configure(level: str) -> None:
     root = log_to_stderr(level)
-    # waitress logs each refused or reset connection: the server counts them instead.
+    # waitress logs each refused or reset connection, and a warning for every request that
+    # waits for a thread: under a flood that is a log line per request. The server counts
+    # what it refuses instead (nsinspect_server_rejected_connections_total).
     logging.getLogger("waitress").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -216,7 +216,8 @@ class Listeners:
         self.adj = Adjustments(
             listen=" ".join(_listen_spec(host, port) for host, port in addresses),
             threads=limits.threads,
-            connection_limit=limits.max_connections,
+            # waitress counts its listening sockets and its trigger among the connections.
+            connection_limit=limits.max_connections + len(addresses) + 1,
             channel_timeout=limits.idle_timeout,
             cleanup_interval=1,
             backlog=limits.backlog,

@@ -254,21 +254,24 @@ def _run_both(config: Any, options: Any, kubernetes: bool) -> None:
         )
     created = config.results_dir == Path()
     results = server_child.results_directory() if created else config.results_dir
-    config = dataclasses.replace(config, results_dir=results)
-    options = dataclasses.replace(options, results_dir=results)
-    daemon = _daemon(config)
-    child = server_child.ServerChild(options, credentials)
     exit_code = 0
+    try:  # from here on, a directory made for this run goes with it, whatever happens
+        config = dataclasses.replace(config, results_dir=results)
+        daemon = _daemon(config)
+        child = server_child.ServerChild(
+            dataclasses.replace(options, results_dir=results), credentials
+        )
 
-    def server_ended(code: int) -> None:
-        nonlocal exit_code
-        exit_code = code or 1
-        daemon.stop_event.set()
+        def server_ended(code: int) -> None:
+            nonlocal exit_code
+            exit_code = code or 1
+            daemon.stop_event.set()
 
-    try:
-        daemon.run(on_started=lambda: child.start(server_ended))
+        try:
+            daemon.run(on_started=lambda: child.start(server_ended))
+        finally:
+            child.stop()
     finally:
-        child.stop()
         if created:
             server_child.remove_results(results)
     if exit_code:

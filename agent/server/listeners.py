@@ -1,10 +1,14 @@
 """The HTTP listeners: waitress, with the limits a hostile pod network needs.
 
-Waitress gives the connection cap, the idle timeout (channel_timeout), the header cap and the
-backlog. Three things are added here, by subclassing its server and channel (its hooks, no
-globals patched): a cap of connections per client address (one client cannot take the whole
-connection limit), a timeout on incomplete request headers (a slowloris that trickles bytes is
-never idle), and errors answered as JSON `Status` documents, counted by reason.
+Waitress gives the idle timeout (channel_timeout), the header cap and the backlog. Four things
+are added here, by subclassing its server and channel (its hooks, no globals patched): a cap of
+connections per client address (one client cannot take the whole connection limit), a timeout on
+incomplete request headers (a slowloris that trickles bytes is never idle), errors answered as
+JSON `Status` documents, counted by reason, and a connection cap that keeps accepting: at the
+cap, the connection idle the longest is closed to make room. Waitress's own cap stops accepting,
+and then the node's probes wait in the backlog behind a flood from many addresses until idle
+connections time out (16 addresses x 32 idle connections failed 30 of 31 probes); with eviction
+a probe, which sends its request at once, is served while the idle flood is pushed out.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Rejection(StrEnum):
     HEADER_TOO_LARGE = "header_too_large"
     REQUEST_TIMEOUT = "request_timeout"
     IDLE_TIMEOUT = "idle_timeout"
+    AT_CAPACITY = "at_capacity"  # closed to make room for a new one, or refused: all were busy
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,7 @@ class GuardedChannel(HTTPChannel):  # type: ignore[misc]
 
 class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
     channel_class = GuardedChannel
+    next_channel_cleanup: float  # waitress's, set in its __init__
 
     def __init__(self, guard: ConnectionGuard, **kw: Any) -> None:
         self.guard = guard
@@ -154,6 +160,13 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
         if not self.guard.admit(peer):
             _close_at_once(conn)
             return
+        # One cap for both listeners: admit() has counted this connection already.
+        at_cap = self.guard.open_connections() > self.guard.limits.max_connections
+        if at_cap and not self._evict():
+            self.guard.release(peer)
+            self.guard.reject(Rejection.AT_CAPACITY)
+            _close_at_once(conn)
+            return
         try:
             channel = self.channel_class(self, conn, addr, self.adj, map=self._map)
         except OSError:
@@ -161,6 +174,33 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
             conn.close()
             return
         channel.guard, channel.peer, channel.counted = self.guard, peer, True
+
+    def readable(self) -> bool:
+        """Accept whatever the number of connections (handle_accept makes room), and run the
+        maintenance on its interval, as waitress's own readable does."""
+        now = time.time()
+        if now >= self.next_channel_cleanup:
+            self.next_channel_cleanup = now + self.adj.cleanup_interval
+            self.maintenance(now)
+        return bool(self.accepting)
+
+    def _evict(self) -> bool:
+        """Close the connection idle the longest that is not being answered; False when every
+        one is (then the new connection is refused)."""
+        idle = [
+            channel
+            for channel in self._map.values()
+            if isinstance(channel, GuardedChannel)
+            and not channel.requests
+            and not channel.will_close
+        ]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda channel: channel.last_activity)
+        self.guard.reject(Rejection.AT_CAPACITY)
+        _reset_on_close(oldest.socket)
+        oldest.handle_close()
+        return True
 
     def maintenance(self, now: float) -> None:
         """Close idle channels (channel_timeout), channels whose request is still incomplete
@@ -216,8 +256,9 @@ class Listeners:
         self.adj = Adjustments(
             listen=" ".join(_listen_spec(host, port) for host, port in addresses),
             threads=limits.threads,
-            # waitress counts its listening sockets and its trigger among the connections.
-            connection_limit=limits.max_connections + len(addresses) + 1,
+            # Never reached: handle_accept keeps the number of connections at the cap by
+            # closing the longest idle one (waitress's own cap would stop accepting instead).
+            connection_limit=1 << 30,
             channel_timeout=limits.idle_timeout,
             cleanup_interval=1,
             backlog=limits.backlog,

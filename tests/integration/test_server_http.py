@@ -418,24 +418,40 @@ def _alive(process: Path) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_the_connection_cap_holds_new_clients_back(tree: ResultsTree, tmp_path: Path) -> None:
-    """--max-connections 3: a fourth client waits in the backlog until the idle timeout frees a
-    place, then is served."""
-    running = start_server(tree.dir, tmp_path, "--max-connections", "3", "--idle-timeout", "2")
+def test_at_the_connection_cap_the_longest_idle_connection_makes_room(
+    tree: ResultsTree, tmp_path: Path
+) -> None:
+    """--max-connections 3, three idle clients: a fourth (a probe) is served at once, and the
+    connection idle the longest is closed for it; the server never holds more than three."""
+    running = start_server(tree.dir, tmp_path, "--max-connections", "3", "--idle-timeout", "30")
     try:
         running.wait_serving()
         time.sleep(0.2)  # the probe's connection is gone
-        held = [
-            socket.create_connection(("127.0.0.1", running.port), source_address=(source, 0))
-            for source in ("127.0.0.3", "127.0.0.4", "127.0.0.5")
-        ]
+        held = []
+        for source in ("127.0.0.3", "127.0.0.4", "127.0.0.5"):
+            held.append(
+                socket.create_connection(("127.0.0.1", running.port), source_address=(source, 0))
+            )
+            time.sleep(0.1)  # in this order, the first the longest idle
         time.sleep(0.3)
         started = time.monotonic()
         answer = running.get("/healthz", source="127.0.0.9", timeout=15)
         waited = time.monotonic() - started
+        closed = [_closed_by_server(conn) for conn in held]
         for conn in held:
             conn.close()
     finally:
         running.stop()
     assert answer.status == 200
-    assert 1.0 <= waited <= 6.0, f"waited {waited:.1f} s"
+    assert waited < 1.0, f"waited {waited:.1f} s"
+    assert closed == [True, False, False]
+
+
+def _closed_by_server(conn: socket.socket) -> bool:
+    conn.settimeout(0.5)
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.root
 IDLE_TIMEOUT = 2.0
 REQUEST_TIMEOUT = 3.0  # longer than the idle timeout: a slowloris that is closed was closed by it
 PER_CLIENT = 32
+SERVER_CONNECTIONS = 512  # the server's --max-connections default, both listeners together
 SERVER_BUDGET = 40 * MIB
 SCANNER_BUDGET = 60 * MIB
 HEALTHZ_P99 = 0.100
@@ -92,6 +93,14 @@ def assert_within_budgets(rss: RssSampler, split: SplitAgent, log: str) -> None:
         print(f"{role} RSS MiB, first -> largest: {' -> '.join(f'{m:.1f}' for m in rss.mib(pid))}")
     assert server <= SERVER_BUDGET, f"server RSS {server / MIB:.1f} MiB: {log}"
     assert scanner <= SCANNER_BUDGET, f"scanner RSS {scanner / MIB:.1f} MiB: {log}"
+
+
+def rejected(split: SplitAgent, reason: str) -> float:
+    """The server's count of connections it closed for `reason`, from its /metrics."""
+    line = f'nsinspect_server_rejected_connections_total{{reason="{reason}"}} '
+    found = [row for row in split.agent.metrics().splitlines() if row.startswith(line)]
+    assert found, f"no {line.strip()} in /metrics"
+    return float(found[0].split()[-1])
 
 
 def assert_probes_served(probe: HealthProbe) -> None:
@@ -190,19 +199,24 @@ def test_the_33rd_connection_of_an_address_is_refused_while_others_are_served(
     assert other_address == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at --max-connections waitress stops accepting, so the node's probes wait in the "
-    "backlog with the flood until idle connections time out: 16 addresses x 32 idle connections "
-    "fail /healthz (the NetworkPolicy keeps the pod network off the port; nothing in the server "
-    "keeps room for the node)",
-)
-def test_probes_are_served_while_idle_connections_fill_the_connection_cap(
+def test_probes_are_served_while_idle_connections_from_many_addresses_pass_the_cap(
     split_agent: SplitAgent,
 ) -> None:
-    sources = tuple(f"127.0.2.{n}" for n in range(1, 17))  # 16 x 32 = the cap of 512
-    with Flood(split_agent.port, 16 * PER_CLIENT, sources=sources, seconds=30):
-        time.sleep(0.5)  # the server takes them
+    """40 addresses x 32 idle connections: 1,280, over the cap of 512 that no one address can
+    fill. The server keeps accepting and closes the longest idle connection to make room, so
+    the node's probes are served and the server never holds more than the cap."""
+    sources = tuple(f"127.0.2.{n}" for n in range(1, 41))
+    before = rejected(split_agent, "at_capacity")
+    with (
+        split_agent.rss() as rss,
+        Flood(split_agent.port, 40 * PER_CLIENT, sources=sources, seconds=30) as flood,
+    ):
+        time.sleep(0.5)  # the server takes them, up to its cap
         with HealthProbe(split_agent.port, timeout=0.5) as probe:
-            time.sleep(IDLE_TIMEOUT / 2)
+            time.sleep(IDLE_TIMEOUT * 0.75)  # while the flood's connections are not yet idle
+        held = sum(connections_from(split_agent.server_pid, source) for source in sources)
     assert_probes_served(probe)
+    assert held <= SERVER_CONNECTIONS, f"the server holds {held} connections of the flood"
+    evicted = rejected(split_agent, "at_capacity") - before
+    assert evicted >= len(flood.connections) - SERVER_CONNECTIONS, evicted
+    assert_within_budgets(rss, split_agent, "idle flood from 40 addresses")

@@ -147,7 +147,7 @@ def test_metrics_are_the_scanners_then_the_servers_and_parse(tree: ResultsTree) 
     assert 0.5 < families["nsinspect_scan_age_seconds"].samples[0].value < 5
     rejected = families["nsinspect_server_rejected_connections"].samples
     assert {s.labels["reason"] for s in rejected} == {
-        "per_client", "header_too_large", "request_timeout", "idle_timeout",
+        "per_client", "header_too_large", "request_timeout", "idle_timeout", "at_capacity",
     }  # fmt: skip
 
 

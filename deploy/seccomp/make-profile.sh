@@ -80,7 +80,10 @@ while time.monotonic() < deadline:
     time.sleep(2)
 print(f"{asked} detail requests answered", file=sys.stderr)
 PY
-kill -TERM "$scanner"
+# The scanner itself is stopped as the kubelet stops it (SIGTERM), strace then ends with it.
+for traced in $(cat "/proc/$scanner/task/$scanner/children"); do kill -TERM "$traced"; done
+for _ in $(seq 20); do kill -0 "$scanner" 2>/dev/null || break; sleep 0.5; done
+kill -KILL "$scanner" 2>/dev/null || true
 wait "$scanner" || true
 
 trace() {

@@ -1,7 +1,10 @@
 """The real `nsinspect agent` under the benchmark's load: its memory, and `/metrics` latency.
 
-The agent runs as a subprocess of its own process group on a free loopback port, scanning on a
-short interval so that scrapes meet scans in progress, as they would on a busy node.
+The agent runs as a subprocess of its own process group on free loopback ports, scanning on a
+short interval so that scrapes meet scans in progress, as they would on a busy node. It is two
+processes: the scanner (the process started) and the server (its child); each one's memory is
+measured, and so are the bytes of the results directory, which in the DaemonSet is an in-memory
+volume charged to the scanner's container.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 SCANS_BEFORE_SCRAPING = 3
+NOBODY = 65534  # the server's group: it reads the results directory
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class AgentResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    server_rss_max_mib: float  # the server's largest VmRSS sample
+    server_hwm_mib: float
+    results_max_mib: float  # the largest size of the results directory (every generation kept)
 
 
 def free_port() -> int:
@@ -53,11 +61,16 @@ def nsinspect_command() -> list[str]:
 def probe_agent(
     workdir: Path, interval: float, scrapes: int, timeout: float = 300.0
 ) -> AgentResult:
-    port = free_port()
+    port, api_port = free_port(), free_port()
     log_path = workdir / "agent.log"
+    # Where uid 65534 may cross to it (the work directory is private), as the agent makes its own.
+    results = Path(tempfile.mkdtemp(prefix="nsinspect-bench-", dir="/run"))
+    results.chmod(0o750)
+    os.chown(results, 0, NOBODY)
     with open(log_path, "wb") as log:
         agent = subprocess.Popen(
             [*nsinspect_command(), "agent", "--bind", "127.0.0.1", "--port", str(port),
+             "--api-port", str(api_port), "--results-dir", str(results),
              "--interval", str(interval), "--no-kubernetes", "--log-level", "info"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -68,17 +81,21 @@ def probe_agent(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the agent did not scan {SCANS_BEFORE_SCRAPING} times")
             time.sleep(0.2)
-        latencies, rss, size = [], [], 0
+        server = server_pid(agent.pid)
+        latencies, rss, server_rss, results_mib, size = [], [], [], [], 0
         for _ in range(scrapes):
             started = time.perf_counter()
             with urllib.request.urlopen(url, timeout=30) as reply:
                 size = len(reply.read())
             latencies.append(time.perf_counter() - started)
             rss.append(memory_mib(agent.pid)[0])
-        hwm = memory_mib(agent.pid)[1]
+            server_rss.append(memory_mib(server)[0])
+            results_mib.append(directory_mib(results))
+        hwm, server_hwm = memory_mib(agent.pid)[1], memory_mib(server)[1]
         scans = scans_done(url, agent, log_path)
     finally:
         stop_group(agent)
+        shutil.rmtree(results, ignore_errors=True)
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return AgentResult(
         scans=scans,
@@ -90,7 +107,26 @@ def probe_agent(
         p50_ms=statistics.median(latencies) * 1e3,
         p99_ms=cuts[98] * 1e3,
         max_ms=max(latencies) * 1e3,
+        server_rss_max_mib=max(server_rss),
+        server_hwm_mib=server_hwm,
+        results_max_mib=max(results_mib),
     )
+
+
+def server_pid(scanner: int) -> int:
+    """The server: the scanner's child process."""
+    return int(Path(f"/proc/{scanner}/task/{scanner}/children").read_text().split()[0])
+
+
+def directory_mib(path: Path) -> float:
+    """The bytes of every file under `path` (a file removed while counted counts nothing)."""
+    total = 0
+    for entry in path.rglob("*"):
+        try:
+            total += entry.lstat().st_size if entry.is_file() else 0
+        except OSError:
+            continue
+    return total / (1 << 20)
 
 
 def scans_done(url: str, agent: subprocess.Popen[bytes], log_path: Path) -> int:

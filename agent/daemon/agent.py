@@ -23,10 +23,10 @@ from pathlib import Path
 from types import FrameType
 
 from ..discovery.procfs import boot_time
+from ..exchange.memory import pin_mmap_threshold
 from ..scanner import ScanConfig, SnapshotBuilder
 from .detail_server import DetailServer
 from .kube_intent import PodIntentWatcher, api_for
-from .memory import pin_mmap_threshold
 from .results_writer import ResultsWriter
 from .scan_loop import ScanLoop
 from .serving import ServingState

@@ -34,6 +34,7 @@ from ..exchange.layout import (
     generation_name,
     generation_number,
     namespace_key,
+    prune_generations,
     publish_generation,
     share_with_server,
 )
@@ -76,6 +77,11 @@ class ResultsWriter:
         """Write the snapshot's documents and `metrics` (the exposition, in pieces) as the next
         generation, publish it, and return its number."""
         generation = self.generation + 1
+        # The one before the current goes now, not after the new one is published: the volume is
+        # memory charged to the scanner, and this keeps two generations in it, not three, while
+        # the new one is written (18 rather than 27 MiB at 500 pods of 3 containers). A reader
+        # of that one has had a whole interval since it stopped being current.
+        prune_generations(self.results_dir, keep_from=self.generation, kept=1)
         directory = self.results_dir / generation_name(generation)
         shutil.rmtree(directory, ignore_errors=True)
         for path in (directory, directory / PODS_DIR, directory / FINDINGS_DIR):

@@ -179,11 +179,11 @@ def publish_generation(results_dir: Path, generation: int) -> None:
     prune_generations(results_dir, keep_from=generation)
 
 
-def prune_generations(results_dir: Path, keep_from: int) -> None:
-    """Delete every generation older than the KEPT_GENERATIONS up to `keep_from`, and any newer
-    than it (left by an earlier run of the scanner with the same directory)."""
-    kept = range(keep_from - KEPT_GENERATIONS + 1, keep_from + 1)
+def prune_generations(results_dir: Path, keep_from: int, kept: int = KEPT_GENERATIONS) -> None:
+    """Delete every generation but the `kept` newest up to `keep_from`, and any newer than it
+    (left by an earlier run of the scanner with the same directory)."""
+    keep = range(keep_from - kept + 1, keep_from + 1)
     for entry in os.scandir(results_dir):
         number = generation_number(entry.name)
-        if number is not None and number not in kept:
+        if number is not None and number not in keep:
             shutil.rmtree(entry.path, ignore_errors=True)

@@ -62,5 +62,7 @@ class AgentMetrics:
 
     def render(self) -> tuple[bytes, bytes]:
         """The snapshot's text as rendered after the scan, then the health series as of now
-        (the scan's end)."""
-        return self._snapshot_text, generate_latest(self.registry)
+        (the scan's end). The text is handed over, not kept: once it is written to the results,
+        the scanner has no use for its few MB."""
+        text, self._snapshot_text = self._snapshot_text, b""
+        return text, generate_latest(self.registry)

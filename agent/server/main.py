@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..exchange.kube_api import ApiCredentials, KubeApi
+from ..exchange.memory import pin_mmap_threshold
 from . import jsonlog
 from .access import AccessReviews
 from .app import Policy, ServerApp
@@ -194,6 +195,7 @@ def _build(args: argparse.Namespace) -> Listeners:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     jsonlog.configure(args.log_level)
+    pin_mmap_threshold()  # before any thread: each would keep its freed send blocks resident
     try:
         listeners = _build(args)
     except (PrivilegeError, StartError) as exc:

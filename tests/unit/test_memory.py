@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from nsinspect.agent.daemon.memory import pin_mmap_threshold
+from nsinspect.agent.exchange.memory import pin_mmap_threshold
 
 
 def test_pinning_the_mmap_threshold_works_on_glibc() -> None:

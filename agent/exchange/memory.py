@@ -1,10 +1,12 @@
-"""Keep the agent's resident memory close to what it holds.
+"""Keep the scanner's and the server's resident memory close to what they hold.
 
-Each scan renders a few MB of metrics text and each scrape copies it once more. glibc's malloc
+Each scan renders a few MB of metrics text, and the server reads what it sends in blocks as
+large as the socket's send buffer. glibc's malloc
 raises its mmap threshold whenever such a block is freed, so the next ones come from the heap
 arenas (one per serving thread), where freed memory mostly stays resident. With the threshold
 pinned, a large block is mapped for its lifetime and unmapped when freed. Measured at 3,500
-processes: the agent's RSS after a few scans went from ~73 MiB to ~57 MiB.
+processes: the one-process agent's RSS after a few scans went from ~73 MiB to ~57 MiB; the
+server grew by ~7 MiB with each of its first five scrapes of 3.6 MB (24 → 52 MiB) without it.
 """
 
 from __future__ import annotations

@@ -85,21 +85,24 @@ class ServerChild:
         self.credentials = credentials
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = False
+        self._parent_end = -1  # the write end of the server's --parent-fd pipe: closing it stops it
 
     def start(self, on_exit: Callable[[int], None]) -> None:
         command = [sys.executable, "-m", "nsinspect.agent.server", *self.options.arguments()]
-        command += ["--parent-pid", str(os.getpid())]
+        parent_read, self._parent_end = os.pipe()
+        command += ["--parent-pid", str(os.getpid()), "--parent-fd", str(parent_read)]
         read_end = write_end = -1
         if self.credentials is not None:
             read_end, write_end = os.pipe()
             command += ["--kube-credentials-fd", str(read_end)]
         if os.geteuid() == 0:
             command += ["--drop-to", f"{SERVER_UID}:{SERVER_GID}"]
+        passed = (parent_read, read_end) if read_end >= 0 else (parent_read,)
         try:
-            self.process = subprocess.Popen(command, pass_fds=(read_end,) if read_end >= 0 else ())
+            self.process = subprocess.Popen(command, pass_fds=passed)
         finally:
-            if read_end >= 0:
-                os.close(read_end)
+            for fd in passed:
+                os.close(fd)
         if write_end >= 0:
             with os.fdopen(write_end, "w") as pipe, contextlib.suppress(BrokenPipeError):
                 json.dump(self.credentials, pipe)  # the server died at once: _watch says so
@@ -114,12 +117,20 @@ class ServerChild:
             on_exit(code)
 
     def stop(self) -> None:
+        """Close the pipe the server watches, then wait. A signal is the last resort, and may
+        not be allowed: a scanner that is uid 0 without CAP_KILL cannot signal uid 65534."""
         self._stopping = True
+        if self._parent_end >= 0:
+            os.close(self._parent_end)
+            self._parent_end = -1
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
         try:
             self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            with contextlib.suppress(PermissionError):
+                self.process.kill()
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                LOG.error("the server did not stop", extra={"fields": {"pid": self.process.pid}})

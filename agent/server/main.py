@@ -5,11 +5,13 @@ container."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import stat
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -111,6 +113,8 @@ def parser() -> argparse.ArgumentParser:
                    help="read the Kubernetes API credentials (JSON) from this pipe")  # fmt: skip
     p.add_argument("--parent-pid", type=int, metavar="PID",
                    help="exit when this process (the scanner) exits")  # fmt: skip
+    p.add_argument("--parent-fd", type=int, metavar="N",
+                   help="a pipe the parent holds open: stop when it closes")  # fmt: skip
     p.add_argument("--drop-to", type=_user, metavar="UID:GID",
                    help="started as root: bind, then become UID:GID, no capability")  # fmt: skip
     p.add_argument("--log-level", choices=jsonlog.LEVELS, default="info")
@@ -192,6 +196,22 @@ def _build(args: argparse.Namespace) -> Listeners:
     return listeners
 
 
+def watch_parent(fd: int, stop: Callable[[], None]) -> None:
+    """Stop when the parent's end of the pipe closes: it closes it to stop the server, and the
+    kernel closes it when the parent dies, however. The parent-death signal alone is not enough:
+    the kernel sends it with the dying parent's permissions, and a scanner that is uid 0
+    without CAP_KILL may not signal uid 65534 (measured: such a server outlived its scanner)."""
+
+    def wait() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 1):
+                pass
+        LOG.info("the scanner is gone; stopping")
+        stop()
+
+    threading.Thread(target=wait, name="parent", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     jsonlog.configure(args.log_level)
@@ -211,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.parent_fd is not None:
+        watch_parent(args.parent_fd, listeners.stop)
     ports = listeners.ports
     LOG.info(
         "serving",

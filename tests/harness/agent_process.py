@@ -112,15 +112,20 @@ class AgentProcess:
 
 
 def start_agent(
-    tmp_path: Path, *args: str, interval: float = 1.0, global_args: tuple[str, ...] = ()
+    tmp_path: Path,
+    *args: str,
+    interval: float = 1.0,
+    global_args: tuple[str, ...] = (),
+    prefix: tuple[str, ...] = (),
 ) -> AgentProcess:
+    """`prefix`: a command that runs the agent (setpriv, say), ending in `--` where it needs."""
     port, api_port = free_port(), free_port()
     log_path = tmp_path / f"agent-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            ["nsinspect", *global_args, "agent", "--bind", "127.0.0.1", "--port", str(port),
-             "--api-port", str(api_port), "--interval", str(interval), "--log-level", "debug",
-             *args],
+            [*prefix, "nsinspect", *global_args, "agent", "--bind", "127.0.0.1",
+             "--port", str(port), "--api-port", str(api_port), "--interval", str(interval),
+             "--log-level", "debug", *args],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     return AgentProcess(process, port, log_path, api_port)

@@ -27,6 +27,7 @@ import pytest
 
 from harness.agent_process import AgentProcess, free_port, start_agent
 from harness.process_facts import listener_pids, net_sockets, socket_inodes, status_fields
+from harness.unprivileged import setpriv_command
 
 pytestmark = pytest.mark.root
 
@@ -178,14 +179,26 @@ def results_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+# A scanner that is uid 0 without CAP_KILL may not signal its server (uid 65534), and the
+# kernel's parent-death signal is sent with the dying scanner's permissions: only the pipe the
+# server watches takes it down then.
+WITHOUT_KILL = tuple(setpriv_command([], 0, keep=("setuid", "setgid", "chown", "setpcap")))
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+@pytest.mark.parametrize("prefix", [(), WITHOUT_KILL], ids=["root", "uid0-without-kill"])
 def test_the_server_ends_with_the_scanner(
-    tmp_path: Path, results_dir: Path, stop_signal: signal.Signals
+    tmp_path: Path, results_dir: Path, stop_signal: signal.Signals, prefix: tuple[str, ...]
 ) -> None:
     """SIGTERM stops both; SIGKILL of the scanner leaves no orphan server either. (A results
     directory of the test's: a killed scanner cannot remove the one it would make.)"""
     started = start_agent(
-        tmp_path, "--no-kubernetes", "--results-dir", str(results_dir), interval=INTERVAL
+        tmp_path,
+        "--no-kubernetes",
+        "--results-dir",
+        str(results_dir),
+        interval=INTERVAL,
+        prefix=prefix,
     )
     try:
         started.wait_ready()

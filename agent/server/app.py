@@ -29,7 +29,7 @@ from ..exchange.detail_protocol import (
 )
 from .access import AccessReviews, Asker, bearer_token
 from .answers import FILE_BLOCK, JSON, METRICS_TYPE, Answer, ResultsFile, open_results_file
-from .listeners import ConnectionGuard
+from .connections import ConnectionGuard
 from .request_checks import REASONS, ApiError, json_bytes, query, segments, status_bytes
 from .results import Generation, Results, StaleMark, composed_list, marked_document
 from .server_metrics import server_lines

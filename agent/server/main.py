@@ -21,8 +21,9 @@ from ..exchange.memory import pin_mmap_threshold
 from . import jsonlog
 from .access import AccessReviews
 from .app import Policy, ServerApp
+from .connections import Limits
 from .kube_credentials import CredentialsError, credentials_from_fd, in_cluster_credentials
-from .listeners import Limits, Listeners
+from .listeners import Listeners
 from .privileges import (
     PrivilegeError,
     die_with_parent,

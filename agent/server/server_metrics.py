@@ -5,7 +5,7 @@ the last one) and the connections the server refused."""
 from __future__ import annotations
 
 from ..exchange.heartbeat import ScannerView
-from .listeners import Rejection
+from .connections import Rejection
 
 
 def server_lines(view: ScannerView | None, rejected: dict[Rejection, int]) -> bytes:

@@ -23,7 +23,7 @@ from nsinspect.agent.report import Status
 from nsinspect.agent.server.access import Asker
 from nsinspect.agent.server.answers import METRICS_TYPE, ResultsFile
 from nsinspect.agent.server.app import Policy, ServerApp
-from nsinspect.agent.server.listeners import ConnectionGuard, Limits
+from nsinspect.agent.server.connections import ConnectionGuard, Limits
 from nsinspect.agent.server.request_checks import REASONS, status_document
 from nsinspect.agent.server.results import Results
 

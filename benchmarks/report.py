@@ -160,7 +160,7 @@ def targets(run: Run) -> list[str]:
             else f"MISSED by {charged - SCANNER_LIMIT_MIB:.1f} MiB"
         )
         rows.append((
-            "scanner peak + results <= its limit 96 MiB",
+            "scanner peak+results <= 96 MiB",
             f"{agent.hwm_mib:.1f} + {agent.results_max_mib:.1f} MiB",
             verdict,
         ))  # fmt: skip

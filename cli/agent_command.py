@@ -60,8 +60,9 @@ from .sources import Sources
     envvar="NSINSPECT_SCAN_TIMEOUT",
     default=None,
     type=click.FloatRange(min=0.1),
-    help="A scan running longer than this many seconds fails /healthz, so the liveness probe "
-    "restarts the agent [default: 4 intervals, at least 30]. Env: NSINSPECT_SCAN_TIMEOUT.",
+    help="A scan running longer than this many seconds, or no scan ending within an interval "
+    "plus this, fails /healthz, so the liveness probe restarts the scanner [default: 4 "
+    "intervals, at least 30]. Env: NSINSPECT_SCAN_TIMEOUT.",
 )
 @click.option(
     "--node-name",

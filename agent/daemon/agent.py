@@ -41,8 +41,6 @@ CHECK_SECONDS = 1.0  # how often the main thread looks for a stuck scan to log (
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     scan: ScanConfig
-    bind: str = "0.0.0.0"  # a node agent is scraped from the pod network (the server's)
-    port: int = 9977  # the server's
     interval: float = 15.0
     kubeconfig: str | None = None
     kube_context: str | None = None

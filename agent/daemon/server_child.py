@@ -6,7 +6,7 @@ it imports what it serves with and binds its ports, then gives up its capabiliti
 too), its groups and uid 0 before it reads a byte from the network. It starts as root rather than
 as 65534 because the installation may sit where uid 65534 cannot read (a virtualenv in /root).
 Running as another user it keeps that user: it has nothing to drop, which the server checks. It
-dies with the scanner (`--parent-pid`: the server sets its parent-death signal).
+dies with the scanner: it stops when the scanner's end of a pipe (`--parent-fd`) closes.
 
 Checking tokens needs the cluster's API; uid 65534 cannot read root's kubeconfig, so the scanner
 passes what its kubeconfig yields (server, token, CA, client certificate) through a pipe that only
@@ -90,7 +90,7 @@ class ServerChild:
     def start(self, on_exit: Callable[[int], None]) -> None:
         command = [sys.executable, "-m", "nsinspect.agent.server", *self.options.arguments()]
         parent_read, self._parent_end = os.pipe()
-        command += ["--parent-pid", str(os.getpid()), "--parent-fd", str(parent_read)]
+        command += ["--parent-fd", str(parent_read)]
         read_end = write_end = -1
         if self.credentials is not None:
             read_end, write_end = os.pipe()

@@ -26,7 +26,6 @@ from .kube_credentials import CredentialsError, credentials_from_fd, in_cluster_
 from .listeners import Listeners
 from .privileges import (
     PrivilegeError,
-    die_with_parent,
     drop_to,
     forbid_new_privileges,
     refuse_privilege,
@@ -112,8 +111,6 @@ def parser() -> argparse.ArgumentParser:
                    help="whether the API needs a bearer token (RBAC scopes answers)")  # fmt: skip
     p.add_argument("--kube-credentials-fd", type=int, metavar="N",
                    help="read the Kubernetes API credentials (JSON) from this pipe")  # fmt: skip
-    p.add_argument("--parent-pid", type=int, metavar="PID",
-                   help="exit when this process (the scanner) exits")  # fmt: skip
     p.add_argument("--parent-fd", type=int, metavar="N",
                    help="a pipe the parent holds open: stop when it closes")  # fmt: skip
     p.add_argument("--drop-to", type=_user, metavar="UID:GID",
@@ -151,8 +148,6 @@ def _check_results_dir(path: Path) -> None:
 def _build(args: argparse.Namespace) -> Listeners:
     if args.drop_to is None:
         refuse_privilege()
-    if args.parent_pid is not None:
-        die_with_parent(args.parent_pid)
     credentials = _credentials(args)
     if credentials is None and (args.metrics_auth or args.api_auth == "required"):
         raise StartError(
@@ -186,8 +181,6 @@ def _build(args: argparse.Namespace) -> Listeners:
     if args.drop_to is not None:
         drop_to(*args.drop_to)
         refuse_privilege()
-        if args.parent_pid is not None:
-            die_with_parent(args.parent_pid)  # the kernel clears the death signal on a uid change
     forbid_new_privileges()
     _check_results_dir(args.results_dir)
     app = ServerApp(Results(args.results_dir), policy, listeners.guard, reviews)
@@ -199,9 +192,10 @@ def _build(args: argparse.Namespace) -> Listeners:
 
 def watch_parent(fd: int, stop: Callable[[], None]) -> None:
     """Stop when the parent's end of the pipe closes: it closes it to stop the server, and the
-    kernel closes it when the parent dies, however. The parent-death signal alone is not enough:
-    the kernel sends it with the dying parent's permissions, and a scanner that is uid 0
-    without CAP_KILL may not signal uid 65534 (measured: such a server outlived its scanner)."""
+    kernel closes it when the parent dies, however (already dead: at once). Not the
+    parent-death signal: the kernel sends that with the dying parent's permissions, and a
+    scanner that is uid 0 without CAP_KILL may not signal uid 65534 (measured: such a server
+    outlived its scanner); nor a signal from the parent, for the same reason."""
 
     def wait() -> None:
         with contextlib.suppress(OSError):

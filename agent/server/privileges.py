@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal
 
-PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
@@ -73,13 +71,6 @@ def drop_to(uid: int, gid: int) -> None:
 
 def forbid_new_privileges() -> None:
     _prctl(PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """SIGTERM when the parent dies; and exit now if it has already (we were re-parented)."""
-    _prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), "PR_SET_PDEATHSIG")
-    if os.getppid() != parent_pid:
-        raise PrivilegeError(f"the parent process {parent_pid} is gone; not starting")
 
 
 def _prctl(option: int, value: int, name: str) -> None:

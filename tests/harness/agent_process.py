@@ -100,15 +100,20 @@ class AgentProcess:
 
     def stop(self) -> float:
         """SIGTERM; returns how long the agent took to exit."""
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return time.monotonic() - started
+        return stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> float:
+    """SIGTERM, SIGKILL after 10 s; how long the process took to exit."""
+    started = time.monotonic()
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return time.monotonic() - started
 
 
 def start_agent(

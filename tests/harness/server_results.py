@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.agent_process import Response, free_port
+from harness.agent_process import Response, free_port, stop_process
 from nsinspect.agent.exchange import layout
 from nsinspect.agent.exchange.heartbeat import (
     Heartbeat,
@@ -167,6 +166,7 @@ class ServerProcess:
     port: int
     api_port: int
     log_path: Path
+    parent_end: int = -1  # the write end of the server's --parent-fd pipe
 
     def get(self, path: str, *, api: bool = False, method: str = "GET",
             headers: dict[str, str] | None = None, source: str | None = None,
@@ -197,15 +197,11 @@ class ServerProcess:
         raise TimeoutError(f"server not serving after {timeout} s: {self.log()}")
 
     def stop(self) -> float:
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return time.monotonic() - started
+        took = stop_process(self.process)
+        if self.parent_end >= 0:
+            os.close(self.parent_end)
+            self.parent_end = -1
+        return took
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -221,15 +217,18 @@ def start_server(
     port, api_port = free_port(), free_port()
     command = [sys.executable, "-m", "nsinspect.agent.server", "--results-dir", str(results_dir),
                "--bind", "127.0.0.1", "--port", str(port), "--api-port", str(api_port),
-               "--parent-pid", str(os.getpid()), *args]  # fmt: skip
+               *args]  # fmt: skip
     if drop:
         command += ["--drop-to", f"{SERVER_UID}:{SERVER_GID}"]
-    pass_fds: tuple[int, ...] = ()
+    # The server stops when this end closes: at stop(), or when the test process dies.
+    parent_read, parent_end = os.pipe()
+    command += ["--parent-fd", str(parent_read)]
+    pass_fds: tuple[int, ...] = (parent_read,)
     read_end = write_end = -1
     if credentials is not None:
         read_end, write_end = os.pipe()
         command += ["--kube-credentials-fd", str(read_end)]
-        pass_fds = (read_end,)
+        pass_fds = (parent_read, read_end)
     log_path = log_dir / f"server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds)
@@ -237,4 +236,5 @@ def start_server(
         os.close(read_end)
         with os.fdopen(write_end, "w") as pipe:
             json.dump(credentials, pipe)
-    return ServerProcess(process, port, api_port, log_path)
+    os.close(parent_read)
+    return ServerProcess(process, port, api_port, log_path, parent_end)

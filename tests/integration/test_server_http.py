@@ -374,12 +374,12 @@ def test_what_waitress_refuses_is_a_json_status_in_one_piece(
 
 
 def test_the_server_dies_with_the_process_that_started_it(tree: ResultsTree) -> None:
-    """--parent-pid with --drop-to: the kernel forgets the parent-death signal on the uid
-    change, so the server must set it again after dropping."""
+    """--parent-fd with --drop-to: killed, the parent can signal nothing, and the server,
+    now another user, stops when the parent's end of the pipe closes."""
     parent_code = (
-        "import os, subprocess, sys, time; "
-        "p = subprocess.Popen(sys.argv[1:] + ['--parent-pid', str(os.getpid())]); "
-        "print(p.pid, flush=True); time.sleep(600)"
+        "import os, subprocess, sys, time; r, w = os.pipe(); "
+        "p = subprocess.Popen(sys.argv[1:] + ['--parent-fd', str(r)], pass_fds=(r,)); "
+        "os.close(r); print(p.pid, flush=True); time.sleep(600)"
     )
     command = [sys.executable, "-m", "nsinspect.agent.server", "--results-dir", str(tree.dir),
                "--bind", "127.0.0.1", "--port", "0", "--api-port", "0",

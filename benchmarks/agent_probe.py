@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCANS_BEFORE_SCRAPING = 3
-NOBODY = 65534  # the server's group: it reads the results directory
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,9 @@ def probe_agent(
 ) -> AgentResult:
     port, api_port = free_port(), free_port()
     log_path = workdir / "agent.log"
-    # Where uid 65534 may cross to it (the work directory is private), as the agent makes its own.
+    # Where uid 65534 may cross to it (the work directory is private); the scanner gives it to
+    # the server's group, as it does the one it makes.
     results = Path(tempfile.mkdtemp(prefix="nsinspect-bench-", dir="/run"))
-    results.chmod(0o750)
-    os.chown(results, 0, NOBODY)
     with open(log_path, "wb") as log:
         agent = subprocess.Popen(
             [*nsinspect_command(), "agent", "--bind", "127.0.0.1", "--port", str(port),

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..exchange.layout import SERVER_GID
+
 LOG = logging.getLogger("nsinspect.agent")
-SERVER_UID = SERVER_GID = 65534  # nobody/nogroup, as the DaemonSet's server container runs
+SERVER_UID = 65534  # nobody, as the DaemonSet's server container runs (its group: layout's)
 STOP_SECONDS = 5.0
 
 
@@ -60,16 +62,10 @@ class ServerOptions:
 
 def results_directory() -> Path:
     """A fresh results directory for this run: under /run when root (memory, as the DaemonSet's
-    emptyDir), readable by the server's group only."""
+    emptyDir). The scanner's results writer gives it to the server's group before the server
+    starts (without CAP_CHOWN it cannot, and the server says it cannot read it and exits)."""
     parent = "/run" if os.geteuid() == 0 and os.path.isdir("/run") else None
-    path = Path(tempfile.mkdtemp(prefix="nsinspect-", dir=parent))
-    path.chmod(0o750)
-    if os.geteuid() == 0:
-        # Without CAP_CHOWN this fails, and the server, which cannot read the directory then,
-        # says so and exits; the agent reports that.
-        with contextlib.suppress(PermissionError):
-            os.chown(path, 0, SERVER_GID)
-    return path
+    return Path(tempfile.mkdtemp(prefix="nsinspect-", dir=parent))
 
 
 def remove_results(path: Path) -> None:

@@ -29,7 +29,7 @@ from harness.cluster_reviews import (
     access_review,
     token_review,
 )
-from harness.kube_standin import write_kubeconfig
+from harness.kube_standin import send_json, write_kubeconfig
 from harness.kubelet_portforward import LIFETIME, ForwardedPort
 
 AGENT_LABELS = {"app.kubernetes.io/name": "nsinspect", "app.kubernetes.io/component": "agent"}
@@ -233,12 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
                          "metadata": {"resourceVersion": "1"}, "items": items})  # fmt: skip
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, code, body)
 
 
 class _Server(ThreadingHTTPServer):

@@ -39,6 +39,16 @@ def pod_object(
     }
 
 
+def send_json(handler: BaseHTTPRequestHandler, code: int, body: dict[str, Any]) -> None:
+    """One JSON answer of a stand-in's request handler, with its length."""
+    data = json.dumps(body).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def gone_event(version: int) -> dict[str, Any]:
     return {
         "type": "ERROR",
@@ -113,12 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, body)
 
     def _json(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, code, body)
 
     def _stream(self, events: list[dict[str, Any]]) -> None:
         self.send_response(200)

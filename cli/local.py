@@ -15,8 +15,11 @@ from ..agent.daemon.kube_intent import (
     load_core_api,
     unnamed_kubelet_pods,
 )
+from ..agent.report import PodReport
 from ..agent.scanner import NodeReports, ProcRootError, ScanConfig, SnapshotBuilder
 from .kubeconfig import find_kubeconfig
+from .lookup import find_pod
+from .output import warn_unseen
 from .terminal_text import echo_lines
 
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
@@ -43,6 +46,23 @@ class LocalSource:
             except ProcRootError as exc:
                 raise click.UsageError(str(exc)) from exc
         return self._reports
+
+    def refresh(self) -> None:
+        """Forget the snapshot: the next question scans the node again (`-w`)."""
+        self._reports = None
+
+    def pod_report(self, name: str, namespace: str | None) -> PodReport:
+        """The report of the pod called `name` (in `namespace` when given, "" for none); a
+        PodNotFoundError or AmbiguousPodError (cli/lookup.py) that says why not."""
+        reports = self.reports
+        try:
+            found = find_pod(reports.pod_names(), name, namespace)
+        except click.ClickException:
+            warn_unseen(reports.unseen)  # the pod may be among what the scan could not see
+            raise
+        pod = reports.find(*found)
+        assert pod is not None  # found among the same snapshot's pods
+        return reports.pod_report(pod)
 
     def _scan(self) -> NodeReports:
         """One scan; where it found kubelet pods that no runtime named and a cluster is

@@ -9,13 +9,12 @@ from typing import Any, TypeVar
 import click
 
 from ..agent import __version__
-from ..agent.report import ALL_NS_TYPES, PodReport, value_or
+from ..agent.report import ALL_NS_TYPES, value_or
 from ..agent.scanner import ScanConfig
 from .agent_command import agent
 from .doctor import doctor
 from .graph import GRAPH_FORMATS, emit_graph
 from .local import LocalSource
-from .lookup import find_pod
 from .output import emit_document, warn_unseen
 from .pinned import render_pinned
 from .remote import RemoteConfig, warn_unreachable
@@ -115,24 +114,12 @@ def pod(sources: Sources, name: str, namespace: str | None, output: str) -> None
     if remote is not None:
         report = remote.pod_report(name, namespace)
     else:
-        report = _local_pod_report(sources.local, name, namespace)
+        report = sources.local.pod_report(name, namespace)
     if output in GRAPH_FORMATS:
         emit_graph(report, output)
     elif not emit_document(report, output):
         render_pod(report, wide=output == "wide")
     warn_unseen(report.errors)
-
-
-def _local_pod_report(source: LocalSource, name: str, namespace: str | None) -> PodReport:
-    reports = source.reports
-    try:
-        found = find_pod(reports.pod_names(), name, namespace)
-    except click.ClickException:
-        warn_unseen(reports.unseen)  # the pod may be among what the scan could not see
-        raise
-    pod = reports.find(*found)
-    assert pod is not None  # found among the same snapshot's pods
-    return reports.pod_report(pod)
 
 
 @cli.command()

@@ -6,7 +6,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..model import Role
-from .pod import HostReport, ScanErrorReport
+from .pod import HostReport, ProcessFacts, ScanErrorReport
 from .wire import Document, WireStruct
 
 
@@ -84,3 +84,4 @@ class ProcessReport(Document, frozen=True, kw_only=True):
     namespaces: dict[str, ProcessNamespace]
     host: HostReport
     errors: list[ScanErrorReport]
+    process: ProcessFacts | UnsetType = UNSET  # when the process table could be read

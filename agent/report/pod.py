@@ -40,6 +40,18 @@ class VerdictEntry(WireStruct, frozen=True, kw_only=True):
     other_pod: str | UnsetType = UNSET  # the other pod's key, for `other`
 
 
+class ProcessFacts(WireStruct, frozen=True, kw_only=True):
+    """What the node's process table says of a container's main process (psutil): who runs it,
+    how big it is, since when. Never its command line or environment (they can hold secrets)."""
+
+    user: str  # the name of its real uid on the node, else the number
+    uid: int
+    threads: int
+    rss_bytes: int
+    cpu_seconds: float  # user + system
+    started_at: float  # seconds since the epoch
+
+
 class ContainerReport(WireStruct, frozen=True, kw_only=True):
     name: str
     id: str
@@ -48,6 +60,7 @@ class ContainerReport(WireStruct, frozen=True, kw_only=True):
     role: Role
     namespaces: dict[str, VerdictEntry]
     names_from: NameSource | UnsetType = UNSET  # `kubernetes` where the API server named it
+    process: ProcessFacts | UnsetType = UNSET  # in a single pod's report, when it could be read
 
 
 class GroupingReport(WireStruct, frozen=True, kw_only=True):
@@ -71,6 +84,8 @@ class PodIdentity(WireStruct, frozen=True, kw_only=True):
     grouping: GroupingReport | UnsetType = UNSET  # for a pod found by its namespaces alone
     # `kubernetes` where the API server named a pod no runtime could (pod uid -> name).
     names_from: NameSource | UnsetType = UNSET
+    # The pod's labels, as the runtime holds them (kubelet copies them to the sandbox).
+    labels: dict[str, str] | UnsetType = UNSET
 
     @property
     def key(self) -> str:

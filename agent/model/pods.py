@@ -66,6 +66,9 @@ class ContainerIdentity:
     # What the pod asked for (CRI NamespaceOptions or the runtime's pod config), per type.
     requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
     names_from: NameSource = NameSource.RUNTIME  # where `name` came from
+    # The pod's labels where this record holds them (a Kubernetes sandbox's, any member of a
+    # podman pod); None where it does not (an app container's CRI labels are not the pod's).
+    labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,7 @@ class Pod:
     # For a pod found by its namespaces alone (runtime `none`): the evidence that grouped it.
     grouping: NamespaceGrouping | None = None
     names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
+    labels: Mapping[str, str] | None = None  # as its runtime holds them; None: no runtime does
 
     @property
     def ref(self) -> PodRef:

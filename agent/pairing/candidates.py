@@ -41,6 +41,7 @@ class PodCandidate:
     requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
     names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
     grouping: NamespaceGrouping | None = None  # for a pod found by its namespaces alone
+    labels: Mapping[str, str] | None = None  # as its runtime holds them
 
     @property
     def ref(self) -> PodRef:

@@ -108,6 +108,7 @@ def _runtime_pod(
         ),
         intent=given.intents.get(described_by.pod_uid),
         requested=_pod_requested(sandbox_identity, apps),
+        labels=(sandbox_identity or described_by).labels,
     )
 
 

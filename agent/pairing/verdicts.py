@@ -108,6 +108,7 @@ def judge_pod(
         host_use=host_use(pod, containers, host),
         names_from=pod.names_from,
         grouping=pod.grouping,
+        labels=pod.labels,
     )
 
 

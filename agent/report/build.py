@@ -178,6 +178,7 @@ def pod_report(
             evidence=pod.evidence,
             grouping=UNSET if pod.grouping is None else grouping_report(pod.grouping),
             names_from=_kubernetes_named(pod.names_from),
+            labels=UNSET if pod.labels is None else dict(pod.labels),
         ),
         sandbox=SandboxReport(
             id=sandbox.id,

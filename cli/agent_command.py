@@ -4,6 +4,9 @@ Two processes (../shared/DESIGN.md, process and access model): the scanner holds
 listens on nothing; the server answers HTTP as uid 65534 with no capabilities, from the results
 the scanner writes. `--role both` (the default, for a plain node) runs the scanner and starts the
 server as its child; the DaemonSet runs each role in a container of its own.
+
+Only click and the standard library are imported here: the command tree is built for every
+`nsinspect` invocation, and the agent's modules load when the agent runs.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from typing import Any
 
 import click
 
-from ..agent.daemon import jsonlog
-from ..agent.scanner import ProcRootError
 from .sources import Sources
+
+# The agent's log levels (agent/exchange/jsonlog.py LEVELS) and metrics detail levels
+# (agent/metrics/pod_families.py MetricsDetail), spelled here so that `nsinspect --help` does not
+# import the agent; tests/unit/test_metrics_detail.py holds them together.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+METRICS_DETAILS = ("shared", "full")
 
 
 @click.command(name="agent")
@@ -88,8 +95,20 @@ from .sources import Sources
     envvar="NSINSPECT_LOG_LEVEL",
     default="info",
     show_default=True,
-    type=click.Choice(jsonlog.LEVELS),
+    type=click.Choice(LOG_LEVELS),
     help="Env: NSINSPECT_LOG_LEVEL.",
+)
+@click.option(
+    "--metrics-detail",
+    envvar="NSINSPECT_METRICS_DETAIL",
+    type=click.Choice(METRICS_DETAILS),
+    default="shared",
+    show_default=True,
+    help="Scanner: which series each container has on /metrics. shared: "
+    "nsinspect_container_namespace_shared for net, ipc, uts and pid (4 series a container); "
+    "full: also the inode of each of its namespaces (nsinspect_container_namespace_info) and "
+    "the mnt, user, cgroup and time types (16), for those who join on inodes. "
+    "Env: NSINSPECT_METRICS_DETAIL.",
 )
 @click.option(
     "--role",
@@ -171,6 +190,7 @@ def agent(
     kube_context: str | None,
     kubernetes: bool | None,
     log_level: str,
+    metrics_detail: str,
     role: str,
     results_dir: Path | None,
     metrics_auth: bool,
@@ -200,9 +220,10 @@ def agent(
         os.execv(sys.executable, command)  # the server alone: none of this process's modules
     if role == "scanner" and results_dir is None:
         raise click.UsageError("--role scanner needs --results-dir (where the server reads)")
-    jsonlog.configure(log_level)
-    from ..agent.daemon.agent import AgentConfig, kubernetes_wanted
+    from ..agent.daemon import jsonlog
+    from ..agent.daemon.agent import AgentConfig, MetricsDetail, kubernetes_wanted
 
+    jsonlog.configure(log_level)
     config = AgentConfig(
         scan=dataclasses.replace(sources.local.config, node_name=node_name),
         results_dir=results_dir or Path(),
@@ -211,6 +232,7 @@ def agent(
         kubeconfig=kubeconfig,
         kube_context=kube_context,
         kubernetes=kubernetes,
+        metrics_detail=MetricsDetail(metrics_detail),
     )
     if role == "scanner":
         _run_scanner(config)
@@ -224,6 +246,7 @@ def agent(
 
 def _daemon(config: Any) -> Any:
     from ..agent.daemon.agent import Agent
+    from ..agent.scanner import ProcRootError
 
     try:
         return Agent(config)

@@ -24,6 +24,7 @@ from types import FrameType
 
 from ..discovery.procfs import boot_time
 from ..exchange.memory import pin_mmap_threshold
+from ..metrics.pod_families import MetricsDetail
 from ..scanner import ScanConfig, SnapshotBuilder
 from .detail_server import DetailServer
 from .kube_intent import PodIntentWatcher, api_for
@@ -31,6 +32,8 @@ from .results_writer import ResultsWriter
 from .scan_loop import ScanLoop
 from .serving import ServingState
 from .watchdog import ScanWatchdog, default_limit
+
+__all__ = ["Agent", "AgentConfig", "MetricsDetail", "kubernetes_wanted"]  # MetricsDetail: the CLI's
 
 LOG = logging.getLogger("nsinspect.agent")
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -47,6 +50,7 @@ class AgentConfig:
     kubernetes: bool | None = None  # None: when a kubeconfig is given or running in a cluster
     scan_timeout: float | None = None  # a scan running longer fails /healthz; None: the default
     results_dir: Path = Path("/run/nsinspect")  # the DaemonSet's shared in-memory volume
+    metrics_detail: MetricsDetail = MetricsDetail.SHARED  # which series each container has
 
 
 def kubernetes_wanted(config: AgentConfig) -> bool:
@@ -75,6 +79,7 @@ class Agent:
             ResultsWriter(config.results_dir),
             self.watcher,
             boot_time(builder.scanner.proc_root),
+            config.metrics_detail,
         )
         self.watchdog = ScanWatchdog(
             config.results_dir,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..exchange.heartbeat import KubernetesState
 from ..metrics.health import AgentMetrics
+from ..metrics.pod_families import MetricsDetail
 from ..model import Pod, Snapshot
 from ..report import PodReport
 from ..scanner import NodeReports
@@ -20,18 +21,20 @@ class ServingState:
         writer: ResultsWriter,
         watcher: PodIntentWatcher | None,
         boot_seconds: float | None,
+        metrics_detail: MetricsDetail = MetricsDetail.SHARED,
     ) -> None:
         self.writer = writer
         self.watcher = watcher
         self.boot_seconds = boot_seconds
-        self.metrics_state = AgentMetrics()
+        self.metrics_state = AgentMetrics(kubernetes=watcher is not None, detail=metrics_detail)
         self._snapshot: Snapshot | None = None
 
     def publish(self, snapshot: Snapshot) -> int:
         """A new snapshot: count it, render its metrics, write its results as the next
         generation (returned), and answer detail requests from it from now on."""
         self.metrics_state.observe_scan(snapshot, self.boot_seconds)
-        self.metrics_state.kube_api_up.set(1 if self.watcher and self.watcher.up else 0)
+        if self.watcher is not None:
+            self.metrics_state.kube_api_answers(self.watcher.up)
         generation = self.writer.write(snapshot, self.metrics_state.render())
         self._snapshot = snapshot
         return generation

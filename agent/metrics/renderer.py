@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..model import Pod, PodIdentityKey, Snapshot
 from .node_families import NODE_FAMILIES
-from .pod_families import POD_FAMILIES, RenderContext
+from .pod_families import MetricsDetail, RenderContext, pod_families
 from .text_format import GaugeFamily, render
 
 # A pod's identity -> the pod its lines were written from, and where its lines of each pod
@@ -21,15 +21,17 @@ Spans = dict[PodIdentityKey, tuple[Pod, tuple[tuple[int, int], ...]]]
 class SnapshotRenderer:
     """Renders one snapshot after another, reusing the lines of pods that did not change."""
 
-    def __init__(self) -> None:
+    def __init__(self, detail: MetricsDetail = MetricsDetail.SHARED) -> None:
+        self.detail = detail
+        self._families = pod_families(detail)
         self._text = b""
         self._spans: Spans = {}
         self._context: RenderContext | None = None
 
     def render(self, snapshot: Snapshot, boot_seconds: float | None) -> bytes:
         """`boot_seconds`: boot time, which the sandboxes' start times (in ticks) count from."""
-        context = RenderContext(boot_seconds)
-        families = [family.new() for family in POD_FAMILIES]
+        context = RenderContext(boot_seconds, self.detail)
+        families = [family.new() for family in self._families]
         previous = self._spans if context == self._context else {}
         old = memoryview(self._text)
         local: Spans = {}
@@ -40,7 +42,7 @@ class SnapshotRenderer:
                 for family, (start, end) in zip(families, known[1], strict=True):
                     family.text += old[start:end]
             else:
-                for family, table_entry in zip(families, POD_FAMILIES, strict=True):
+                for family, table_entry in zip(families, self._families, strict=True):
                     table_entry.generate(pod, context, family)
             spans = zip(starts, (len(family.text) for family in families), strict=True)
             local[pod.identity_key] = (pod, tuple(spans))

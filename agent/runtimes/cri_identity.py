@@ -17,6 +17,7 @@ import msgspec
 
 from ..model import ContainerIdentity, Evidence, NamespaceMode, Role, Runtime
 from .cri_api import runtime_v1_pb2 as cri
+from .kubelet_names import pod_labels
 from .oci_bundle import OciConfig, spec_namespaces
 from .requested import CRI_NS_TYPES, requested_from_options, requested_from_spec
 from .state_json import MalformedJsonError, decode_json
@@ -109,6 +110,7 @@ def sandbox_identity(
         init_pid=verbose.pid,
         namespace_paths=verbose.namespace_paths,
         requested=requested,
+        labels=pod_labels(sandbox.labels),
     )
 
 

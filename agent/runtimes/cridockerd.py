@@ -24,7 +24,7 @@ from ..model import (
     is_container_id,
 )
 from .cgroups import CgroupMatch
-from .kubelet_names import parse_kubelet_name
+from .kubelet_names import parse_kubelet_name, pod_labels
 from .resolver import under_root
 from .state_json import read_json_file
 
@@ -109,6 +109,7 @@ def docker_identity(
         evidence=Evidence.OCI_CONFIG,
         init_pid=pid if pid > 0 else None,
         requested=requested,
+        labels=pod_labels(labels) if role is Role.SANDBOX else None,
     )
 
 

@@ -28,7 +28,7 @@ from ..model import (
     is_container_id,
 )
 from .cgroups import CgroupMatch
-from .kubelet_names import parse_kubelet_name
+from .kubelet_names import parse_kubelet_name, pod_labels
 from .oci_bundle import OciBundle, read_oci_bundle, read_pid_file
 from .requested import (
     CRI_NS_TYPES,
@@ -129,6 +129,7 @@ def crio_identity(
         init_pid=init_pid,
         namespace_paths=bundle.namespaces,
         requested={t: requested[t] for t in CRI_NS_TYPES if t in requested},
+        labels=pod_labels(labels) if role is Role.SANDBOX else None,
     )
 
 

@@ -1,8 +1,10 @@
-"""The names kubelet's dockershim (now cri-dockerd) and CRI-O give containers."""
+"""The names kubelet's dockershim (now cri-dockerd) and CRI-O give containers, and the labels
+kubelet adds to a pod's sandbox."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _KUBELET_NAME = re.compile(
@@ -26,3 +28,28 @@ def parse_kubelet_name(name: str) -> KubeletName | None:
     if found is None:
         return None
     return KubeletName(found["container"], found["pod"], found["namespace"], found["uid"])
+
+
+# What kubelet (and the runtimes after it) add to a sandbox's labels besides the pod's own:
+# the pod's identity, CRI-O's infra container name, cri-dockerd's container type.
+_ADDED_LABELS = frozenset(
+    {
+        "io.kubernetes.pod.name",
+        "io.kubernetes.pod.namespace",
+        "io.kubernetes.pod.uid",
+        "io.kubernetes.container.name",
+        "io.kubernetes.docker.type",
+    }
+)
+# cri-dockerd keeps the sandbox's annotations among docker's labels under this prefix.
+_DOCKER_ANNOTATION_PREFIX = "annotation."
+
+
+def pod_labels(sandbox_labels: Mapping[str, str]) -> dict[str, str]:
+    """The pod's own labels (as the API shows them) from its sandbox's: kubelet copies the
+    pod's labels to the sandbox and adds the keys above."""
+    return {
+        key: value
+        for key, value in sandbox_labels.items()
+        if key not in _ADDED_LABELS and not key.startswith(_DOCKER_ANNOTATION_PREFIX)
+    }

@@ -128,6 +128,7 @@ class PodmanResolver:
             ),
             namespace_paths=bundle.namespaces,
             requested={} if is_app else _requested(pod, bundle),
+            labels=None if pod is None else dict(pod.labels),
         )
 
 

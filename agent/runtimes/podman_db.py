@@ -1,4 +1,4 @@
-"""Read podman's pod records (name, hostname, shared namespaces) without running podman.
+"""Read podman's pod records (name, hostname, labels, shared namespaces) without running podman.
 
 Podman keeps pods in its state database: BoltDB (`bolt_state.db`, podman 4) or SQLite (`db.sql`,
 the default from podman 5). Each pod's configuration is a JSON object. BoltDB has no maintained
@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -51,6 +52,7 @@ class PodRecord(msgspec.Struct, rename="camel"):
     name: str
     has_infra: bool
     hostname: str = ""
+    labels: dict[str, str] | None = None
     shares_net: bool = False
     shares_ipc: bool = False
     shares_uts: bool = False
@@ -66,6 +68,7 @@ class PodmanPod:
     name: str
     hostname: str
     shared: frozenset[str]  # namespace types the pod's containers share with its infra
+    labels: Mapping[str, str] = field(default_factory=dict)  # `podman pod create --label`
 
 
 def pod_from_json(data: bytes | str) -> PodmanPod | None:
@@ -84,7 +87,11 @@ def pod_from_json(data: bytes | str) -> PodmanPod | None:
         "cgroup": record.shares_cgroup,
     }
     return PodmanPod(
-        record.id, record.name, record.hostname, frozenset(t for t, on in shares.items() if on)
+        record.id,
+        record.name,
+        record.hostname,
+        frozenset(t for t, on in shares.items() if on),
+        record.labels or {},
     )
 
 

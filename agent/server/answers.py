@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..exchange import metrics_gzip
 from .request_checks import ApiError
 
 JSON = "application/json"
@@ -20,13 +21,14 @@ FILE_BLOCK = 64 * 1024
 
 
 class ResultsFile(io.RawIOBase):
-    """An open results file, followed by a few bytes of the server's, as one seekable read-only
-    file for wsgi.file_wrapper: /metrics is the scanner's exposition, then the server's lines."""
+    """An open results file (its first `size` bytes: all by default), followed by a few bytes of
+    the server's, as one seekable read-only file for wsgi.file_wrapper: /metrics is the scanner's
+    exposition, then the server's lines."""
 
-    def __init__(self, fd: int, tail: bytes = b"") -> None:
+    def __init__(self, fd: int, tail: bytes = b"", size: int | None = None) -> None:
         super().__init__()
         self._fd = fd
-        self._size = os.fstat(fd).st_size
+        self._size = os.fstat(fd).st_size if size is None else size
         self._tail = tail
         self._pos = 0
 
@@ -94,6 +96,27 @@ def open_results_file(path: Path) -> int:
         os.close(fd)
         raise ApiError(503, f"the scanner's results hold {path.name} but not as a file")
     return fd
+
+
+def gzip_metrics_file(path: Path, tail: bytes) -> ResultsFile | None:
+    """The scanner's compressed exposition finished with the server's lines `tail`, as one gzip
+    stream (exchange/metrics_gzip.py); None when the scanner wrote none that can be finished (a
+    scanner from before it wrote one): then the answer is not compressed."""
+    try:
+        fd = open_results_file(path)
+    except ApiError:
+        return None
+    total = os.fstat(fd).st_size
+    size = total - metrics_gzip.FOOTER_BYTES
+    footer = (
+        os.pread(fd, metrics_gzip.FOOTER_BYTES, size)
+        if total >= metrics_gzip.MIN_FILE_BYTES
+        else b""
+    )
+    if len(footer) != metrics_gzip.FOOTER_BYTES:
+        os.close(fd)
+        return None
+    return ResultsFile(fd, metrics_gzip.finish(footer, tail), size)
 
 
 def _regular(fd: int) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..exchange import layout
+from ..exchange import layout, metrics_gzip
 from ..exchange.detail_protocol import (
     BadDetailRequestError,
     DetailProtocolError,
@@ -28,7 +28,15 @@ from ..exchange.detail_protocol import (
     ask_detail,
 )
 from .access import AccessReviews, Asker, bearer_token
-from .answers import FILE_BLOCK, JSON, METRICS_TYPE, Answer, ResultsFile, open_results_file
+from .answers import (
+    FILE_BLOCK,
+    JSON,
+    METRICS_TYPE,
+    Answer,
+    ResultsFile,
+    gzip_metrics_file,
+    open_results_file,
+)
 from .connections import ConnectionGuard
 from .request_checks import REASONS, ApiError, json_bytes, query, segments, status_bytes
 from .results import Generation, Results, StaleMark, composed_list, marked_document
@@ -44,6 +52,8 @@ TOKEN_REQUIRED = (
     "account, OIDC, exec plugin) — a client certificate cannot be checked by the agent"
 )
 NAMESPACES_FORBIDDEN = "forbidden: the node's namespace list needs get pods in every namespace"
+VARY = ("Vary", "Accept-Encoding")
+GZIP = ("Content-Encoding", "gzip")
 
 
 @dataclass
@@ -118,12 +128,19 @@ class ServerApp:
             if not self.reviews.may_get_path(asker, "/metrics"):
                 raise ApiError(403, "forbidden: you cannot get /metrics")
         tail = server_lines(self.results.freshness().view, self.guard.rejected())
+        gzip = metrics_gzip.accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         try:
             generation = self.results.generation()
-        except ApiError:
-            return Answer(200, METRICS_TYPE, tail)  # no scan yet: the server's lines alone
+        except ApiError:  # no scan yet: the server's lines alone
+            if gzip:
+                return Answer(200, METRICS_TYPE, metrics_gzip.compress(tail), headers=[VARY, GZIP])
+            return Answer(200, METRICS_TYPE, tail, headers=[VARY])
+        if gzip:  # the scanner compressed its part; the server compresses only its lines
+            compressed = gzip_metrics_file(generation.document(layout.METRICS_GZIP), tail)
+            if compressed is not None:
+                return Answer(200, METRICS_TYPE, file=compressed, headers=[VARY, GZIP])
         fd = open_results_file(generation.document(layout.METRICS))
-        return Answer(200, METRICS_TYPE, file=ResultsFile(fd, tail))
+        return Answer(200, METRICS_TYPE, file=ResultsFile(fd, tail), headers=[VARY])
 
     def _authenticated(self, environ: dict[str, Any], required: str | None) -> Asker | None:
         """The asker; None when no token came and none is `required` (then: everything)."""

@@ -65,6 +65,7 @@ class PodSpec:
     network: str = "POD"
     pid: str = "CONTAINER"
     ipc: str = "POD"
+    labels: dict[str, str] = field(default_factory=dict)  # the pod's own, as in its metadata
 
 
 @dataclass
@@ -195,7 +196,7 @@ class CriNode:
         return call(request, timeout=60)
 
     def sandbox_config(self, spec: PodSpec, uid: str) -> w.PodSandboxConfig:
-        labels = {
+        labels = spec.labels | {  # kubelet copies the pod's labels and adds its own keys
             "io.kubernetes.pod.name": spec.name,
             "io.kubernetes.pod.namespace": spec.namespace,
             "io.kubernetes.pod.uid": uid,

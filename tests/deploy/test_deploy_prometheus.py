@@ -252,14 +252,14 @@ def test_dashboard_has_the_four_views() -> None:
     for panel in panels:
         assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
     variables = {v["name"] for v in dashboard()["templating"]["list"]}
-    assert variables == {"datasource", "node"}
+    assert variables == {"datasource", "cluster", "node", "namespace"}
 
 
 @pytest.mark.prometheus
 def test_dashboard_queries_parse(tmp_path: Path) -> None:
     """Each query, with Grafana's variables filled in, as a recording rule promtool parses."""
     filled = [
-        expr.replace("$__rate_interval", "5m").replace("$node", ".*")
+        re.sub(r"\$(cluster|node|namespace)\b", ".*", expr.replace("$__rate_interval", "5m"))
         for expr in dashboard_expressions()
     ]
     rules = [{"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(filled)]

@@ -30,3 +30,13 @@ def has_client_certificate(configuration: Any, kubeconfig: str | None, context: 
         return any(key.startswith("client-certificate") for key in user)
     except Exception:
         return False
+
+
+def certificate_note(configuration: Any, kubeconfig: str | None, context: str | None) -> str:
+    """Why an agent that requires a token refused a user with a client certificate alone."""
+    if bearer(configuration) is None and has_client_certificate(configuration, kubeconfig, context):
+        return (
+            " (the kubeconfig's user has a client certificate and no token: this agent "
+            "requires a bearer token, and a client certificate cannot be checked by it)"
+        )
+    return ""

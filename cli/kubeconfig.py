@@ -102,3 +102,67 @@ def find_kubeconfig(explicit: str | None = None) -> KubeconfigSearch:
         else:
             usable.append(path)
     return KubeconfigSearch(tuple(usable), unusable)
+
+
+# A pod's service account, as the official client and kubectl read it. The directory can be
+# moved (env NSINSPECT_SERVICE_ACCOUNT_DIR) for a token projected elsewhere, and for tests.
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_DIR_ENV = "NSINSPECT_SERVICE_ACCOUNT_DIR"
+SERVICE_HOST_ENV, SERVICE_PORT_ENV = "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"
+# The agent's DaemonSet sets it in the scanner container: there the node's /proc is mounted and
+# `nsinspect` answers from it, with the agent's service account only naming pods.
+NODE_PROC_ENV = "NSINSPECT_PROC_ROOT"
+SERVICE_ACCOUNT_CAP = 64 << 10  # a projected token is ~1 KiB
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    """The files of a pod's mounted service account."""
+
+    directory: Path
+
+    @property
+    def token(self) -> Path:
+        return self.directory / "token"
+
+    @property
+    def ca(self) -> Path:
+        return self.directory / "ca.crt"
+
+    def namespace(self) -> str | None:
+        """The pod's namespace: kubectl's default namespace inside a pod."""
+        text = _read_small(self.directory / "namespace")
+        return text.strip() or None if text is not None else None
+
+
+def _read_small(path: Path) -> str | None:
+    """A small regular file's text, or None (absent, unreadable, not a regular file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, SERVICE_ACCOUNT_CAP).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def service_account() -> ServiceAccount:
+    return ServiceAccount(Path(os.environ.get(SERVICE_ACCOUNT_DIR_ENV) or SERVICE_ACCOUNT_DIR))
+
+
+def in_cluster_account() -> ServiceAccount | None:
+    """The pod's service account when remote mode can use it: inside a pod (the API's service
+    variables), with a token to read, and not in the agent's own scanner (where the node's
+    /proc is mounted: `nsinspect pods` there scans that node)."""
+    if not os.environ.get(SERVICE_HOST_ENV) or not os.environ.get(SERVICE_PORT_ENV):
+        return None
+    if os.environ.get(NODE_PROC_ENV):
+        return None
+    account = service_account()
+    token = _read_small(account.token)
+    return account if token is not None and token.strip() else None

@@ -7,9 +7,7 @@ HTTP/1.1 request goes over the forwarded socket, which is closed after the answe
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import json
 import re
 import socket
 import threading
@@ -29,33 +27,32 @@ class AgentAnswer:
 
 
 class PortForwardRefusedError(Exception):
-    """The API server refused to open the port-forward (a websocket handshake status)."""
+    """The API server refused to open the port-forward (a websocket handshake status); `body`
+    is its answer (a Status, whose message says who may not do what)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"the API server answered {status}")
         self.status = status
-        self.message = message
+        self.body = body
 
 
 class ApiUnreachableError(Exception):
-    """The API server could not be reached, or did not answer in time."""
+    """The API server could not be reached, or did not answer in time: its cause says how
+    (remote_errors.api_failure words it)."""
 
 
 class PortSilentError(Exception):
     """The port-forward opened, but the pod's port did not answer (refused, closed, too slow)."""
 
 
-def _refusal(reason: str) -> PortForwardRefusedError | ApiUnreachableError:
+def _refusal(reason: str) -> PortForwardRefusedError | None:
     """What the official client's port-forward failure says: websocket-client puts the handshake
-    status and the API's Status body in the exception's text."""
+    status and the API's Status body in the exception's text. None: not a handshake status."""
     found = HANDSHAKE.search(reason)
     if found is None:
-        return ApiUnreachableError(reason[:300])
-    message = reason
+        return None
     _, _, body = reason.rpartition(" -+-+- ")
-    with contextlib.suppress(ValueError, AttributeError, TypeError):
-        message = str(json.loads(body)["message"])
-    return PortForwardRefusedError(int(found.group("status")), message[:500])
+    return PortForwardRefusedError(int(found.group("status")), body.strip())
 
 
 class _QuietForwardingThreads:
@@ -96,10 +93,21 @@ def open_port_forward(core: Any, namespace: str, pod: str, port: int, timeout: f
         )
     except ApiException as exc:
         if exc.status:  # an HTTP answer from the API server (not the websocket's)
-            raise PortForwardRefusedError(exc.status, str(exc.reason)) from exc
-        raise _refusal(str(exc.reason)) from exc
+            raise PortForwardRefusedError(exc.status, str(exc.body or "")) from exc
+        refusal = _refusal(str(exc.reason))
+        if refusal is not None:
+            raise refusal from exc
+        raise ApiUnreachableError("the port-forward did not open") from _cause(exc)
     except (ApiValueError, OSError) as exc:
-        raise ApiUnreachableError(str(exc)[:300]) from exc
+        raise ApiUnreachableError("the port-forward did not open") from exc
+    except Exception as exc:  # websocket-client's own (a timeout, a closed connection)
+        raise ApiUnreachableError("the port-forward did not open") from exc
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The official client wraps a websocket's connection failure in an ApiException of no
+    status: what it wrapped."""
+    return exc.__cause__ or exc.__context__ or exc
 
 
 def get(

@@ -12,11 +12,11 @@ documents are the agent's own, so they render exactly like a local report.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import click
 import msgspec
@@ -31,8 +31,17 @@ from ..agent.report import (
     value_or,
 )
 from . import kube_user, portforward
-from .kubeconfig import find_kubeconfig
-from .remote_errors import AccessRefusedError, AgentSilentError, RemoteError, explain
+from .kube_client import default_namespace, load_configuration
+from .kubeconfig import find_kubeconfig, in_cluster_account
+from .remote_errors import (
+    AccessRefusedError,
+    AgentSilentError,
+    ApiError,
+    RemoteError,
+    api_failure,
+    status_failure,
+)
+from .remote_selection import Selection
 from .terminal_text import echo_lines
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
@@ -65,8 +74,9 @@ def kubeconfig_present(kubeconfig: str | None) -> bool:
 
 
 def cluster_configured(kubeconfig: str | None) -> bool:
-    """A kubeconfig, or a pod's service account: then reports come from the agents."""
-    return kubeconfig_present(kubeconfig) or "KUBERNETES_SERVICE_HOST" in os.environ
+    """A kubeconfig, or a pod's service account with a token (not in the agent's own scanner,
+    which scans its node): then reports come from the agents."""
+    return kubeconfig_present(kubeconfig) or in_cluster_account() is not None
 
 
 class RemoteSource:
@@ -82,46 +92,30 @@ class RemoteSource:
     @property
     def core(self) -> Any:
         if self._core is None:
-            from kubernetes import client, config
+            from kubernetes import client
 
-            configuration = client.Configuration()
-            try:
-                if find_kubeconfig(self.config.kubeconfig).usable:
-                    config.load_kube_config(
-                        config_file=self.config.kubeconfig,
-                        context=self.config.context,
-                        client_configuration=configuration,
-                    )
-                else:
-                    config.load_incluster_config(client_configuration=configuration)
-            except Exception as exc:
-                raise RemoteError(f"cannot load the cluster configuration: {exc}") from exc
-            configuration.retries = 0  # fail fast and say so; the user can run it again
+            configuration = load_configuration(self.config.kubeconfig, self.config.context)
             self._core = client.CoreV1Api(client.ApiClient(configuration))
         return self._core
 
     def default_namespace(self) -> str:
-        """The kubeconfig context's namespace, else `default` (as kubectl does)."""
-        from kubernetes import config
+        """kubectl's: the context's namespace, in a pod its own, else `default`."""
+        return default_namespace(self.config.kubeconfig, self.config.context)
 
-        try:
-            contexts, active = config.list_kube_config_contexts(config_file=self.config.kubeconfig)
-        except Exception:
-            return "default"
-        chosen = next((c for c in contexts if c["name"] == self.config.context), active)
-        namespace: str = chosen.get("context", {}).get("namespace") or "default"
-        return namespace
+    def _failure(self, exc: BaseException) -> ApiError:
+        configuration = self.core.api_client.configuration
+        return api_failure(exc, configuration.host, configuration.ssl_ca_cert)
 
-    def _call(self, doing: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One call of the API; a failure in kubectl's words."""
         try:
             return function(*args, _request_timeout=self.config.timeout, **kwargs)
         except Exception as exc:
-            raise explain(exc, doing) from exc
+            raise self._failure(exc) from exc
 
     def _agents(self, node: str | None = None) -> list[Any]:
         selector = {"field_selector": f"spec.nodeName={node}"} if node else {}
         listing = self._call(
-            f"listing nsinspect agents in namespace {self.config.agent_namespace}",
             self.core.list_namespaced_pod,
             self.config.agent_namespace,
             label_selector=AGENT_LABELS,
@@ -137,24 +131,14 @@ class RemoteSource:
         Every failure is a RemoteError saying which agent and why."""
         name, node = agent.metadata.name, agent.spec.node_name
         namespace, port = self.config.agent_namespace, self.config.agent_port
-        doing = f"reaching agent {name} on node {node}"
         try:
             answer = portforward.get(self.core, namespace, name, port, f"/{path}",
                                      authorization=self._authorization(),
                                      timeout=self.config.timeout)  # fmt: skip
         except portforward.PortForwardRefusedError as exc:
-            if exc.status == 403:
-                raise AccessRefusedError(
-                    f"forbidden by RBAC: you cannot create pods/portforward in namespace "
-                    f"{namespace} (needed to reach the agents)"
-                ) from exc
-            if exc.status == 401:
-                raise AccessRefusedError(
-                    f"{doing}: unauthorized: the kubeconfig's credentials were refused"
-                ) from exc
-            raise RemoteError(f"{doing}: the API server answered {exc.status}: {exc}") from exc
+            raise status_failure(exc.status, exc.body, None) from exc
         except portforward.ApiUnreachableError as exc:
-            raise explain(exc, doing) from exc
+            raise self._failure(exc.__cause__ or exc) from exc
         except portforward.PortSilentError as exc:
             raise AgentSilentError(node, port, str(exc)) from exc
         try:
@@ -167,19 +151,13 @@ class RemoteSource:
         if answer.status == 403:
             raise AccessRefusedError(message)
         if answer.status == 401:
-            raise AccessRefusedError(message + self._certificate_note())
-        raise RemoteError(f"agent on node {node}: {message}")
-
-    def _certificate_note(self) -> str:
-        configuration = self.core.api_client.configuration
-        if self._authorization() is None and kube_user.has_client_certificate(
-            configuration, self.config.kubeconfig, self.config.context
-        ):
-            return (
-                " (the kubeconfig's user has a client certificate and no token: this agent "
-                "requires a bearer token, and a client certificate cannot be checked by it)"
+            raise AccessRefusedError(
+                message
+                + kube_user.certificate_note(
+                    self.core.api_client.configuration, self.config.kubeconfig, self.config.context
+                )
             )
-        return ""
+        raise RemoteError(f"agent on node {node}: {message}")
 
     @staticmethod
     def _parse(agent: Any, document: Any, kind: type[D]) -> D:
@@ -192,31 +170,31 @@ class RemoteSource:
 
     def pod_report(self, name: str, namespace: str | None) -> PodReport:
         namespace = namespace or self.default_namespace()
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            pod = self.core.read_namespaced_pod(
-                name, namespace, _request_timeout=self.config.timeout
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                raise RemoteError(f'pod "{name}" not found in namespace "{namespace}"') from exc
-            raise explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
-        except Exception as exc:
-            raise explain(exc, f'looking up pod "{name}" in namespace "{namespace}"') from exc
+        pod = self._call(self.core.read_namespaced_pod, name, namespace)
         node = pod.spec.node_name
         if not node:
             raise RemoteError(f'pod "{namespace}/{name}" is not scheduled on a node yet')
         agents = self._agents(node)
         if not agents:
             raise RemoteError(f"no nsinspect agent runs on node {node}; {INSTALL_HINT}")
-        document = self._from_agent(agents[0], f"api/v1/pods/{namespace}/{name}")
+        document = self._from_agent(agents[0], f"api/v1/pods/{_part(namespace)}/{_part(name)}")
         return self._parse(agents[0], document, PodReport)
 
-    def _from_every_agent(self, path: str, kind: type[D]) -> list[D]:
+    def _from_every_agent(
+        self, path: str, kind: type[D], nodes: frozenset[str] | None = None
+    ) -> list[D]:
+        """Ask every agent (on `nodes` only, when given) and keep the answers; the nodes whose
+        agent did not answer go to `unreachable`."""
         agents = self._agents()
         if not agents:
             raise RemoteError(f"no nsinspect agent runs in this cluster; {INSTALL_HINT}")
+        if nodes is not None:
+            agents = [agent for agent in agents if agent.spec.node_name in nodes]
+            served = {agent.spec.node_name for agent in agents}
+            for node in sorted(nodes - served):
+                self.unreachable[node] = f"no nsinspect agent runs there; {INSTALL_HINT}"
+            if not agents:
+                return []
 
         refusals: list[AccessRefusedError] = []
 
@@ -240,11 +218,49 @@ class RemoteSource:
         """kubectl's habit: -A means every namespace; no -n, the context's namespace."""
         return None if all_namespaces else (namespace or self.default_namespace())
 
-    def pod_list(self, namespace: str | None, all_namespaces: bool) -> PodList:
+    def _selected(self, scope: str | None, selector: str) -> Selection:
+        """The pods the API's labelSelector selects in the scope."""
+        if scope is None:
+            call: Callable[..., Any] = self.core.list_pod_for_all_namespaces
+            arguments: tuple[str, ...] = ()
+        else:
+            call, arguments = self.core.list_namespaced_pod, (scope,)
+        response = self._call(call, *arguments, label_selector=selector, _preload_content=False)
+        try:
+            return Selection.of(response.data)
+        finally:
+            response.release_conn()
+
+    def _lists(
+        self, what: str, kind: type[D], scope: str | None, selector: str | None
+    ) -> tuple[list[D], frozenset[str] | None]:
+        """Every agent's list of `what` in the scope, and with a selector the keys of the pods
+        it selects (the agents' items are then only theirs); agents on nodes without such a
+        pod are not asked."""
+        query = f"?{urlencode({'namespace': scope})}" if scope is not None else ""
+        if selector is None:
+            return self._from_every_agent(f"api/v1/{what}{query}", kind), None
+        selection = self._selected(scope, selector)
+        if not selection.keys:
+            return [], selection.keys
+        return (
+            self._from_every_agent(f"api/v1/{what}{query}", kind, selection.nodes),
+            selection.keys,
+        )
+
+    def pod_list(
+        self, namespace: str | None, all_namespaces: bool, selector: str | None = None
+    ) -> PodList:
+        """The agents' pods in the scope; with a label selector (its text, as the API takes
+        it), only the pods the API server selects by their labels."""
         scope = self._scope(namespace, all_namespaces)
-        query = f"?namespace={scope}" if scope is not None else ""
-        lists = self._from_every_agent(f"api/v1/pods{query}", PodList)
-        items = [item for listing in lists for item in listing.items]
+        lists, keys = self._lists("pods", PodList, scope, selector)
+        items = [
+            item
+            for listing in lists
+            for item in listing.items
+            if keys is None or item.pod.key in keys
+        ]
         return PodList(
             node="",
             items=sorted(items, key=lambda i: (i.pod.namespace, i.pod.name)),
@@ -252,16 +268,20 @@ class RemoteSource:
             errors=_merged_errors(lists),
         )
 
-    def finding_list(self, namespace: str | None, all_namespaces: bool) -> FindingList:
+    def finding_list(
+        self, namespace: str | None, all_namespaces: bool, selector: str | None = None
+    ) -> FindingList:
+        """The agents' findings in the scope; with a label selector, only those about the
+        pods the API server selects."""
         scope = self._scope(namespace, all_namespaces)
-        query = f"?namespace={scope}" if scope is not None else ""
-        lists = self._from_every_agent(f"api/v1/findings{query}", FindingList)
+        lists, keys = self._lists("findings", FindingList, scope, selector)
         return FindingList(
             node="",
             items=[
                 msgspec.structs.replace(item, node=listing.node)
                 for listing in lists
                 for item in listing.items
+                if keys is None or item.pod in keys
             ],
             unreachable=dict(sorted(self.unreachable.items())),
             errors=_merged_errors(lists),
@@ -275,6 +295,11 @@ def _merged_errors(lists: Sequence[PodList] | Sequence[FindingList]) -> list[Sca
         for listing in lists
         for error in value_or(listing.errors, [])
     ]
+
+
+def _part(text: str) -> str:
+    """One segment of an agent's path, whatever the name holds."""
+    return quote(text, safe="")
 
 
 def _is_status(document: Any) -> bool:

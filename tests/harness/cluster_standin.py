@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import sys
 import threading
 import time
@@ -239,18 +240,26 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.cluster = cluster
+        if tls is not None:
+            # The handshake happens on the handler's first read, in its own thread: a client
+            # that refuses the certificate fails its connection, not the accepting loop.
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up: fine
+        # A client that gave up, or refused our certificate: fine.
+        if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             super().handle_error(request, client_address)
 
 
 @contextmanager
-def serve_cluster(cluster: Cluster) -> Iterator[int]:
-    server = _Server(cluster)
+def serve_cluster(cluster: Cluster, tls: ssl.SSLContext | None = None) -> Iterator[int]:
+    """Serve `cluster` on a port of 127.0.0.1 (HTTPS with `tls`: harness/api_failures.py)."""
+    server = _Server(cluster, tls)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

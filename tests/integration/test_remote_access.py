@@ -181,9 +181,9 @@ def test_port_forward_refused_by_rbac(
         cluster.portforward_users = None
     assert refused.returncode == 1
     assert (
-        "forbidden by RBAC: you cannot create pods/portforward in namespace nsinspect "
-        "(needed to reach the agents)"
-    ) in refused.stderr
+        'Error from server (Forbidden): pods "nsinspect-agent-c1" is forbidden: User "dev" '
+        'cannot create resource "pods/portforward" in API group "" in the namespace "nsinspect"'
+    ) in refused.stderr.splitlines()
     assert allowed.returncode == 0, allowed.stderr
 
 

@@ -112,9 +112,10 @@ def test_port_forward_refused_by_rbac(tmp_path: Path, cluster: Cluster) -> None:
     cluster.portforward_users = {"alice"}
     with serve_cluster(cluster) as port, pytest.raises(RemoteError) as refused:
         source(tmp_path, port, {"token": "t-bob"}).pod_report("web", "team-b")
+    # The API server's Status, whole, in kubectl's words: who may not do what, where.
     assert refused.value.message == (
-        "forbidden by RBAC: you cannot create pods/portforward in namespace nsinspect "
-        "(needed to reach the agents)"
+        'Error from server (Forbidden): pods "agent-a" is forbidden: User "bob" cannot create '
+        'resource "pods/portforward" in API group "" in the namespace "nsinspect"'
     )
 
 

@@ -1,169 +1,177 @@
-"""`nsinspect` and `kubectl nsinspect`: what a pod's containers share, and with whom."""
+"""`nsinspect` and `kubectl nsinspect`: what a pod's containers share, and with whom.
+
+The command tree is built from click and the standard library alone, so `--help` and `--version`
+start fast: each command imports the scanner, the report model or the API client when it runs
+(cli/views.py), and `agent` and `completion` are loaded only when called (LAZY_COMMANDS).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from ..agent import __version__
-from ..agent.report import ALL_NS_TYPES, value_or
-from ..agent.scanner import ScanConfig
-from .agent_command import agent
 from .doctor import doctor
-from .graph import GRAPH_FORMATS, emit_graph
-from .local import LocalSource
-from .output import emit_document, warn_unseen
-from .pinned import render_pinned
-from .remote import RemoteConfig, warn_unreachable
-from .render import (
-    render_namespace,
-    render_pod,
-    render_pod_list,
-    render_process,
+from .formats import LIST_FORMATS, POD_FORMATS, REPORT_FORMATS
+from .options import GLOBAL_EPILOG, command_options, global_options, group_options
+from .selection import list_options, watch_option
+
+NS_ARGUMENT = re.compile(r"^(?:ns/)?(?P<type>[a-z_]+):\[?(?P<inode>\d+)\]?$")
+# The namespace types `ns` takes (agent/model/vocabulary.py's ALL_NS_TYPES, which
+# tests/unit/test_formats.py holds this to: the vocabulary is not imported for start-up's sake).
+NS_ARGUMENT_TYPES = (
+    "net", "ipc", "uts", "pid", "mnt", "user", "cgroup", "time",
+    "pid_for_children", "time_for_children",
+)  # fmt: skip
+# name -> (module, attribute, the one line `nsinspect --help` shows without importing it)
+LAZY_COMMANDS = {
+    "agent": (
+        "nsinspect.cli.agent_command",
+        "agent",
+        "Run the node agent: scan on an interval; serve /metrics, the probes and the JSON API.",
+    ),
+    "completion": (
+        "nsinspect.cli.completion",
+        "completion",
+        "Print the shell completion script: bash, zsh or fish.",
+    ),
+}
+
+
+def colour_wanted() -> bool | None:
+    """False when NO_COLOR (any non-empty value) or TERM=dumb says so; else None: click colours
+    on a terminal only."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return None
+
+
+class CommandGroup(click.Group):
+    """Loads `agent` and `completion` on first use, and turns colour off for NO_COLOR."""
+
+    def _lazy(self) -> dict[str, tuple[str, str, str]]:
+        return {name: entry for name, entry in LAZY_COMMANDS.items() if name not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self._lazy()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = self._lazy().get(cmd_name)
+        if lazy is not None:
+            command = getattr(importlib.import_module(lazy[0]), lazy[1])
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        lazy = self._lazy()
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in lazy:
+                rows.append((name, lazy[name][2]))
+            else:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(formatter.width - 20)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if colour_wanted() is False:
+            extra.setdefault("color", False)
+        return super().make_context(info_name, args, parent, **extra)
+
+
+@click.group(
+    cls=CommandGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="-n, -A and -o may come before the command or after it, as may every option above.",
 )
-from .runtime_options import runtime_options
-from .sources import Sources, cluster_options
-from .terminal_text import CommandError
-
-F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = ("table", "wide", "json", "yaml")
-NS_ARGUMENT = re.compile(r"^(?P<type>[a-z_]+):\[?(?P<inode>\d+)\]?$")
-
-
-def output_option(func: F, formats: tuple[str, ...] = FORMATS, note: str = "") -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(formats),
-        default="table",
-        show_default=True,
-        help=f"Output format, as kubectl's -o.{note}",
-    )(func)
-
-
-def pod_output_option(func: F) -> F:
-    """`pod` can also draw the pod."""
-    note = " dot prints a Graphviz picture of the pod; svg and png render it (need Graphviz)."
-    return output_option(func, FORMATS + GRAPH_FORMATS, note)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--proc-root",
-    envvar="NSINSPECT_PROC_ROOT",
-    default="/proc",
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Where the node's /proc is (/host/proc in a DaemonSet). Env: NSINSPECT_PROC_ROOT.",
-)
-@click.option(
-    "--host-root",
-    envvar="NSINSPECT_HOST_ROOT",
-    default="/",
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Where the node's / is, for runtime state (/host in a DaemonSet). "
-    "Env: NSINSPECT_HOST_ROOT.",
-)
-@runtime_options
-@cluster_options
+@group_options
 @click.version_option(__version__, prog_name="nsinspect")
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    *,
-    proc_root: str,
-    host_root: str,
-    cri_sockets: tuple[str, ...],
-    runtime_state: dict[str, str],
-    kubeconfig: str | None,
-    kube_context: str | None,
-    force_local: bool,
-    agent_namespace: str,
-    request_timeout: float,
-) -> None:
+def cli(ctx: click.Context) -> None:
     """Which Linux namespaces do a pod's containers share: with the pod's pause container, with
     the host, with another pod, or with nobody?
 
     Reports come from this node's /proc, or, where a cluster is configured (a kubeconfig),
-    from the nsinspect agent on the pod's node through the API server."""
-    local = LocalSource(
-        ScanConfig(
-            proc_root=proc_root,
-            host_root=host_root,
-            cri_sockets=cri_sockets or None,
-            state_dirs=runtime_state,
-        )
-    )
-    remote = RemoteConfig(kubeconfig, kube_context, agent_namespace, timeout=request_timeout)
-    ctx.obj = Sources(local, remote, force_local)
+    from the nsinspect agent on the pod's node through the API server. Colour only on a
+    terminal, and never with NO_COLOR set or TERM=dumb."""
+    global_options(ctx)
 
 
-@cli.command()
-@click.argument("name")
-@click.option("-n", "--namespace", default=None, help="The pod's Kubernetes namespace.")
-@pod_output_option
-@click.pass_obj
-def pod(sources: Sources, name: str, namespace: str | None, output: str) -> None:
-    """Report one pod: what each container shares with the sandbox, the host, or nobody, and
-    what is inside the shared namespaces (interfaces, listening ports, hostname, IPC objects)."""
-    remote = sources.remote(output)
-    if remote is not None:
-        report = remote.pod_report(name, namespace)
-    else:
-        report = sources.local.pod_report(name, namespace)
-    if output in GRAPH_FORMATS:
-        emit_graph(report, output)
-    elif not emit_document(report, output):
-        render_pod(report, wide=output == "wide")
-    warn_unseen(report.errors)
+def _complete_pods(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    try:
+        from .completion import complete_pod_names
+    except ImportError:
+        return []
+    return list(complete_pod_names(ctx, param, incomplete))
 
 
-@cli.command()
-@click.option("-n", "--namespace", default=None, help="Only pods in this Kubernetes namespace.")
-@click.option("-A", "--all-namespaces", is_flag=True, help="All namespaces (the default).")
-@output_option
-@click.pass_obj
-def pods(sources: Sources, namespace: str | None, all_namespaces: bool, output: str) -> None:
-    """List every pod on this node (remote: in the namespace, or -A in the cluster) and how
-    much its containers share."""
-    if namespace is not None and all_namespaces:
-        raise click.UsageError("-n and -A exclude each other")
-    remote = sources.remote(output)
-    if remote is not None:
-        document = remote.pod_list(namespace, all_namespaces)
-        warn_unreachable(document)
-    else:
-        document = sources.local.reports.pod_list(namespace)
-    if not emit_document(document, output):
-        render_pod_list(document, wide=output == "wide")
-    warn_unseen(value_or(document.errors, []))
+@cli.command(epilog=GLOBAL_EPILOG)
+@click.argument("name", shell_complete=_complete_pods)
+@watch_option
+@command_options(POD_FORMATS)
+@click.pass_context
+def pod(ctx: click.Context, name: str, watching: bool) -> None:
+    """Report one pod (NAME, or pod/NAME): what each container shares with the sandbox, the
+    host, or nobody, and what is inside the shared namespaces (interfaces, listening ports,
+    hostname, IPC objects). -o wide adds ids, inodes and each container's process (user,
+    threads, memory, CPU, start); -o dot draws the pod (svg and png through Graphviz; png only
+    into a file or a pipe)."""
+    from .views import show_pod
+
+    show_pod(global_options(ctx), name, watching)
 
 
-@cli.command()
+@cli.command(epilog=GLOBAL_EPILOG)
+@watch_option
+@list_options(selector=True)
+@command_options(LIST_FORMATS)
+@click.pass_context
+def pods(
+    ctx: click.Context,
+    watching: bool,
+    selector: Any,
+    sort_by: str | None,
+    no_headers: bool,
+) -> None:
+    """List the pods on this node (remote: in the context's namespace, -n NS, or -A the
+    cluster's) and how much their containers share. Nothing found says so on stderr."""
+    from .views import show_pods
+
+    show_pods(global_options(ctx), selector, sort_by, not no_headers, watching)
+
+
+@cli.command(epilog=GLOBAL_EPILOG)
 @click.argument("pid", type=click.IntRange(min=1))
-@output_option
-@click.pass_obj
-def pid(sources: Sources, pid: int, output: str) -> None:
-    """Show one process's namespaces and the pod it belongs to (on this node)."""
-    source = sources.local
-    report = source.reports.process_report(pid)
-    if report is None:
-        raise CommandError(f"no process {pid} under {source.config.proc_root}")
-    if not emit_document(report, output):
-        render_process(report, wide=output == "wide")
-    warn_unseen(report.errors)
+@command_options(REPORT_FORMATS, scope=False)
+@click.pass_context
+def pid(ctx: click.Context, pid: int) -> None:
+    """Show one process's namespaces, the pod it belongs to, and its user, threads, memory,
+    CPU time and start (on this node)."""
+    from .views import show_process
+
+    show_process(global_options(ctx), pid)
 
 
 def parse_namespace_argument(value: str) -> tuple[str, int]:
-    """`net:4026532177` or `net:[4026532177]`, as readlink prints it."""
+    """`net:4026532177`, `net:[4026532177]` (as readlink prints it) or `ns/net:4026532177`
+    (as -o name prints it)."""
     found = NS_ARGUMENT.match(value.strip())
-    if found is None or found.group("type") not in ALL_NS_TYPES:
+    if found is None or found.group("type") not in NS_ARGUMENT_TYPES:
         raise click.BadParameter(
-            f"{value!r} is not TYPE:INODE; TYPE is one of {', '.join(ALL_NS_TYPES)}, "
+            f"{value!r} is not TYPE:INODE; TYPE is one of {', '.join(NS_ARGUMENT_TYPES)}, "
             "e.g. net:4026532177 or net:[4026532177]",
             param_hint="NAMESPACE",
         )
@@ -172,32 +180,27 @@ def parse_namespace_argument(value: str) -> tuple[str, int]:
     return ns_type.removesuffix("_for_children"), int(found.group("inode"))
 
 
-@cli.command(name="ns")
+@cli.command(name="ns", epilog=GLOBAL_EPILOG)
 @click.argument("namespace", required=False)
-@output_option
-@click.pass_obj
-def namespace_command(sources: Sources, namespace: str | None, output: str) -> None:
+@list_options(selector=False)
+@command_options(LIST_FORMATS, scope=False)
+@click.pass_context
+def namespace_command(
+    ctx: click.Context, namespace: str | None, sort_by: str | None, no_headers: bool
+) -> None:
     """Show who is in one namespace (TYPE:INODE) on this node: processes, pods, pins. Without
-    TYPE:INODE, list the pinned namespaces and the orphans among them."""
-    reports = sources.local.reports
+    TYPE:INODE, list the pinned namespaces and the orphans among them (-o name: ns/TYPE:INODE).
+    One namespace takes table, wide, json, yaml and jsonpath."""
+    from .views import show_namespace, show_pinned
+
+    options = global_options(ctx)
     if namespace is None:
-        pinned = reports.pinned_list()
-        if not emit_document(pinned, output):
-            render_pinned(pinned, wide=output == "wide")
-        warn_unseen(value_or(pinned.errors, []))
+        show_pinned(options, sort_by, not no_headers)
         return
     ns_type, inode = parse_namespace_argument(namespace)
-    report = reports.namespace_report(ns_type, inode)
-    unseen = value_or(report.errors, [])
-    if not report.processes and not report.pins:
-        warn_unseen(unseen)  # a process in it may be among what the scan could not see
-        raise CommandError(f"no process is in {ns_type}:[{inode}] and nothing pins it on this node")
-    if not emit_document(report, output):
-        render_namespace(report, wide=output == "wide")
-    warn_unseen(unseen)
+    show_namespace(options, ns_type, inode)
 
 
-cli.add_command(agent)
 cli.add_command(doctor)
 
 

@@ -13,11 +13,10 @@ from .table import format_table
 from .terminal_text import echo_lines
 
 
-def render_pinned(document: NamespaceList, wide: bool = False) -> None:
+def render_pinned(document: NamespaceList, wide: bool = False, headers: bool = True) -> None:
+    """The pinned namespaces, a row each (the caller says when there are none); without
+    headers, the rows alone."""
     items = document.items
-    if not items:
-        echo_lines(["No pinned namespaces on this node."])
-        return
     rows = []
     for item in items:
         users = sorted({user.pod for user in item.users})
@@ -25,9 +24,10 @@ def render_pinned(document: NamespaceList, wide: bool = False) -> None:
         pins = item.pins if wide else item.pins[:1]
         more = "" if wide or len(item.pins) == 1 else f" (+{len(item.pins) - 1})"
         rows.append([item.ns_type, str(item.inode), state, ", ".join(pins) + more])
-    echo_lines(format_table(["TYPE", "INODE", "USED BY", "PINNED AT"], rows))
+    lines = format_table(["TYPE", "INODE", "USED BY", "PINNED AT"], rows)
+    echo_lines(lines if headers else lines[1:])
     orphans = len({(orphan.ns_type, orphan.inode) for orphan in document.orphans})
-    if orphans:
+    if orphans and headers:
         echo_lines(
             [
                 "",

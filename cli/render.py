@@ -142,15 +142,13 @@ def _sharing_cell(report: PodReport, ns_type: str) -> str:
     return f"{shared}/{len(containers)}"
 
 
-def render_pod_list(pod_list: PodList, wide: bool = False) -> None:
-    runtimes = runtime_lines(value_or(pod_list.runtimes, [])) if wide else []
-    if not pod_list.items:
-        echo_lines(["No pods found.", *runtimes])
-        return
-    headers = ["NAMESPACE", "NAME", "RUNTIME", "SANDBOX", "CONTAINERS", "NET", "IPC", "UTS", "PID"]
-    headers.append("FINDINGS")
+def render_pod_list(pod_list: PodList, wide: bool = False, headers: bool = True) -> None:
+    """The pods, a row each (the caller says when there are none, on stderr, as kubectl).
+    Without headers, the rows alone: no header line and no trailing notes."""
+    headers_row = ["NAMESPACE", "NAME", "RUNTIME", "SANDBOX", "CONTAINERS", "NET", "IPC", "UTS"]
+    headers_row += ["PID", "FINDINGS"]
     if wide:
-        headers += ["NODE", "UID", "SANDBOX ID", "SOURCE", "NET NS"]
+        headers_row += ["NODE", "UID", "SANDBOX ID", "SOURCE", "NET NS"]
     rows = []
     for report in pod_list.items:
         pod, sandbox = report.pod, report.sandbox
@@ -173,7 +171,12 @@ def render_pod_list(pod_list: PodList, wide: bool = False) -> None:
                 dash(sandbox.namespaces.get("net")),
             ]
         rows.append([Cell(value) for value in row])
-    echo_lines([*format_table(headers, rows), *runtimes])
+    lines = format_table(headers_row, rows)
+    if not headers:
+        echo_lines(lines[1:])
+        return
+    runtimes = runtime_lines(value_or(pod_list.runtimes, [])) if wide else []
+    echo_lines([*lines, *runtimes])
 
 
 def render_process(report: ProcessReport, wide: bool = False) -> None:
@@ -218,32 +221,56 @@ def render_namespace(report: NamespaceReport, wide: bool = False) -> None:
     echo_lines(lines)
 
 
-def render_findings(finding_list: FindingList) -> None:
-    """`nsinspect doctor`: one line per finding, worst first, and a count."""
+def _evidence_text(evidence: dict[str, object]) -> str:
+    """A finding's evidence in one cell: `key=value` pairs, lists joined by commas."""
+    parts = []
+    for key, value in evidence.items():
+        shown = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{key}={shown}")
+    return " ".join(parts) or "-"
+
+
+def render_findings(finding_list: FindingList, wide: bool = False, headers: bool = True) -> None:
+    """`nsinspect doctor`: one line per finding, worst first, and a count (the caller says
+    when there are none). Wide adds the container, the namespace type, the node and the
+    evidence; without headers, the rows alone."""
     items = finding_list.items
-    if not items:
-        unseen = value_or(finding_list.errors, [])
-        unreachable = value_or(finding_list.unreachable, {})
-        if unseen or unreachable:
-            # Never a clean answer from an incomplete check: what was missed is on stderr.
-            echo_lines(
-                [
-                    f"No findings on node {finding_list.node} in what could be checked; "
-                    "not everything could be (see the warnings)."
-                ]
-            )
-        else:
-            echo_lines(
-                [f"No findings on node {finding_list.node}: every pod shares what it should."]
-            )
-        return
+    columns = ["SEVERITY", "CODE", "POD"]
+    if wide:
+        columns += ["CONTAINER", "TYPE", "NODE", "EVIDENCE"]
+    columns.append("MESSAGE")
     rows = []
     for finding in items:
         severity = Cell.coloured(finding.severity.upper(), SEVERITY_COLOUR.get(finding.severity))
-        rows.append([severity, Cell(finding.code), Cell(dash(finding.pod)), Cell(finding.message)])
-    lines = format_table(["SEVERITY", "CODE", "POD", "MESSAGE"], rows)
+        row = [severity, Cell(finding.code), Cell(dash(finding.pod))]
+        if wide:
+            node = value_or(finding.node, "") or finding_list.node
+            row += [
+                Cell(dash(finding.container)),
+                Cell(dash(finding.ns_type)),
+                Cell(dash(node)),
+                Cell(_evidence_text(finding.evidence)),
+            ]
+        row.append(Cell(finding.message))
+        rows.append(row)
+    lines = format_table(columns, rows)
+    if not headers:
+        echo_lines(lines[1:])
+        return
     counts: dict[Severity, int] = {}
     for finding in items:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     summary = ", ".join(f"{counts[s]} {s}" for s in Severity if s in counts)
     echo_lines([*lines, "", f"{len(items)} findings on node {finding_list.node}: {summary}."])
+
+
+def no_findings_text(finding_list: FindingList) -> str:
+    """What doctor says when it found nothing: never a clean answer from an incomplete check."""
+    unseen = value_or(finding_list.errors, [])
+    unreachable = value_or(finding_list.unreachable, {})
+    if unseen or unreachable:
+        return (
+            f"No findings on node {finding_list.node} in what could be checked; "
+            "not everything could be (see the warnings)."
+        )
+    return f"No findings on node {finding_list.node}: every pod shares what it should."

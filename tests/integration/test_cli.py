@@ -93,6 +93,7 @@ def test_pod_json_and_yaml_are_the_same_document(seed: dict[str, Any]) -> None:
         "uid": seed["Id"],
         "runtime": "podman",
         "source": "oci-config",
+        "labels": seed.get("Labels") or {},  # podman's pod labels (issue I: -l)
     }
     assert as_json["sandbox"]["id"] == seed["InfraContainerID"]
 

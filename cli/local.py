@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..agent.daemon.kube_intent import (
-    NodeIntents,
-    api_error_reason,
-    list_node_intents,
-    load_core_api,
-    unnamed_kubelet_pods,
-)
-from ..agent.report import PodReport
-from ..agent.scanner import NodeReports, ProcRootError, ScanConfig, SnapshotBuilder
 from .kubeconfig import find_kubeconfig
-from .lookup import find_pod
-from .output import warn_unseen
 from .terminal_text import echo_lines
+
+if TYPE_CHECKING:
+    from ..agent.daemon.kube_intent import NodeIntents
+    from ..agent.report import PodReport
+    from ..agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
 
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 # Local mode answers at once; the API server only adds names, so it gets a few seconds at most.
@@ -28,7 +22,11 @@ NAMES_TIMEOUT_SECONDS = 5.0
 
 
 class LocalSource:
-    """Scans once, on first use, and answers every question from that snapshot."""
+    """Scans once, on first use, and answers every question from that snapshot; one pod's
+    report reads only what that pod needs when it can (agent.scanner.targeted).
+
+    The scanner's modules are imported on first use: `--help` and remote mode never need them.
+    """
 
     where = "local"
 
@@ -37,23 +35,34 @@ class LocalSource:
         # Where names come from for pods no runtime could name (set by `Sources`).
         self.kubernetes: KubernetesNames | None = None
         self._reports: NodeReports | None = None
+        self._builder: SnapshotBuilder | None = None
+        # The node's pods from the API server, by uid; replaced, never updated in place: the
+        # builder's cache keeps the input it last paired. Asked again only when the pods that
+        # need names change.
+        self._intents: NodeIntents = {}
+        self._unnamed: frozenset[str] | None = None
 
     @property
     def reports(self) -> NodeReports:
         if self._reports is None:
-            try:
-                self._reports = self._scan()
-            except ProcRootError as exc:
-                raise click.UsageError(str(exc)) from exc
+            self._reports = self._scan()
         return self._reports
 
     def refresh(self) -> None:
-        """Forget the snapshot: the next question scans the node again (`-w`)."""
+        """Forget the snapshot: the next question scans the node again (`-w`). The builder and
+        its caches stay, so the next scan reads again only what changed."""
         self._reports = None
 
     def pod_report(self, name: str, namespace: str | None) -> PodReport:
         """The report of the pod called `name` (in `namespace` when given, "" for none); a
         PodNotFoundError or AmbiguousPodError (cli/lookup.py) that says why not."""
+        from .lookup import find_pod
+        from .output import warn_unseen
+
+        if self._reports is None:
+            report = self._targeted_report(name, namespace)
+            if report is not None:
+                return report
         reports = self.reports
         try:
             found = find_pod(reports.pod_names(), name, namespace)
@@ -64,17 +73,51 @@ class LocalSource:
         assert pod is not None  # found among the same snapshot's pods
         return reports.pod_report(pod)
 
+    def _targeted_report(self, name: str, namespace: str | None) -> PodReport | None:
+        """The pod's report from a scan of what it needs, or None where only a full scan can
+        tell (then the full scan answers, errors included)."""
+        from ..agent.scanner import NodeReports
+        from ..agent.scanner.targeted import TargetedScan
+
+        snapshot = TargetedScan(self.builder).snapshot(name, namespace)
+        if snapshot is None:
+            return None
+        reports = NodeReports(snapshot)
+        named = [p for p in snapshot.pods if p.name == name and p.namespace == ""]
+        if len(named) != 1:
+            return None
+        return reports.pod_report(named[0])
+
+    @property
+    def builder(self) -> SnapshotBuilder:
+        if self._builder is None:
+            from ..agent.scanner import ProcRootError, SnapshotBuilder
+
+            try:
+                self._builder = SnapshotBuilder(self.config, intents=lambda: self._intents)
+            except ProcRootError as exc:
+                raise click.UsageError(str(exc)) from exc
+        return self._builder
+
     def _scan(self) -> NodeReports:
         """One scan; where it found kubelet pods that no runtime named and a cluster is
-        configured, the node's pods are listed once and the node scanned again with them."""
-        intents: NodeIntents = {}
-        # Replaced, never updated in place: the builder's cache keeps the input it last paired.
-        builder = SnapshotBuilder(self.config, intents=lambda: intents)
-        snapshot = builder.build()
-        if self.kubernetes is not None and unnamed_kubelet_pods(snapshot):
-            intents = self.kubernetes.node_intents(builder.node_name)
-            if intents:
-                snapshot = builder.build()
+        configured, the node's pods are listed and the node scanned again with them."""
+        from ..agent.daemon.kube_intent import unnamed_kubelet_pods
+        from ..agent.scanner import NodeReports, ProcRootError
+
+        builder = self.builder
+        try:
+            snapshot = builder.build()
+            if self.kubernetes is not None and unnamed_kubelet_pods(snapshot):
+                unnamed = frozenset(p.uid for p in snapshot.pods if p.uid)
+                if unnamed != self._unnamed:
+                    self._unnamed = unnamed
+                    intents = self.kubernetes.node_intents(builder.node_name)
+                    if intents or self._intents:
+                        self._intents = intents
+                        snapshot = builder.build()
+        except ProcRootError as exc:
+            raise click.UsageError(str(exc)) from exc
         return NodeReports(snapshot)
 
 
@@ -91,6 +134,8 @@ class KubernetesNames:
     def node_intents(self, node_name: str) -> NodeIntents:
         """The intents of the node's pods by uid; {} with one warning when the API cannot
         be asked or does not answer."""
+        from ..agent.daemon.kube_intent import api_error_reason, list_node_intents
+
         core = self.core_api()
         if core is None:
             return {}
@@ -110,6 +155,8 @@ class KubernetesNames:
             warn_names(f"unusable kubeconfig: {search.reasons()}")
         if not search.usable and IN_CLUSTER_ENV not in os.environ:
             return None
+        from ..agent.daemon.kube_intent import load_core_api
+
         try:
             return load_core_api(
                 os.pathsep.join(search.usable) or None,

@@ -101,6 +101,7 @@ class Snapshot:
     errors: tuple[ScanError, ...] = ()
     runtimes: tuple[RuntimeLocation, ...] = ()  # where each runtime was looked for, and how
     proc_root: str = "/proc"
+    host_root: str = "/"  # where the node's / is (its /etc/passwd names the users of processes)
     zombies: int = 0  # exited, not yet reaped: in no namespace, so not among the processes
     fds_skipped: int = 0  # runtime fds left unread by the scan's bounds (discovery.fds)
 

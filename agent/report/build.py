@@ -7,7 +7,7 @@ and by pid, not searched again for every pod.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -50,6 +50,7 @@ from .pod import (
     PodIdentity,
     PodList,
     PodReport,
+    ProcessFacts,
     RuntimeLocationReport,
     SandboxReport,
     ScanErrorReport,
@@ -124,8 +125,11 @@ def _verdict_entry(verdict: NamespaceVerdict) -> VerdictEntry:
     )
 
 
-def _container_report(container: Container) -> ContainerReport:
+def _container_report(
+    container: Container, facts: Mapping[int, ProcessFacts] | None = None
+) -> ContainerReport:
     identity = container.identity
+    main = None if facts is None or container.pid is None else facts.get(container.pid)
     return ContainerReport(
         name=identity.name,
         id=identity.id,
@@ -134,6 +138,7 @@ def _container_report(container: Container) -> ContainerReport:
         role=identity.role,
         namespaces={t: _verdict_entry(v) for t, v in container.namespaces.items()},
         names_from=_kubernetes_named(identity.names_from),
+        process=UNSET if main is None else main,
     )
 
 
@@ -162,9 +167,11 @@ def pod_report(
     snapshot: Snapshot,
     details: PodDetails | None = None,
     index: SnapshotIndex | None = None,
+    process_facts: Mapping[int, ProcessFacts] | None = None,
 ) -> PodReport:
     """The PodReport of one pod of a snapshot; with `details` (what was collected inside its
-    namespaces, for a single-pod report) also its `network`, `uts` and `ipc` sections."""
+    namespaces, for a single-pod report) also its `network`, `uts` and `ipc` sections, and
+    with `process_facts` (pid -> facts) each container's main process's."""
     index = index or SnapshotIndex(snapshot)
     sandbox, intent = pod.sandbox, pod.intent
     return PodReport(
@@ -189,7 +196,7 @@ def pod_report(
             namespaces=dict(sandbox.namespaces),
             pins=dict(sandbox.pins),
         ),
-        containers=[_container_report(c) for c in pod.containers],
+        containers=[_container_report(c, process_facts) for c in pod.containers],
         requested=dict(pod.requested),
         intent=None
         if intent is None
@@ -301,7 +308,9 @@ def namespace_list(snapshot: Snapshot, pinned_only: bool = False) -> NamespaceLi
     )
 
 
-def process_report(process: Process, snapshot: Snapshot) -> ProcessReport:
+def process_report(
+    process: Process, snapshot: Snapshot, facts: ProcessFacts | None = None
+) -> ProcessReport:
     """A ProcessReport: one process's namespaces, and the pod and container it belongs to."""
     membership: PodMember | None = None
     for pod in snapshot.pods:
@@ -329,4 +338,5 @@ def process_report(process: Process, snapshot: Snapshot) -> ProcessReport:
         },
         host=host_report(snapshot.host),
         errors=[scan_error_report(e) for e in snapshot.errors if e.pid == process.pid],
+        process=UNSET if facts is None else facts,
     )

@@ -1,9 +1,21 @@
 """The scanner's entry points: scan a node (`SnapshotBuilder`) and answer report questions about
-the snapshot (`NodeReports`). The CLI and the daemon start here."""
+the snapshot (`NodeReports`). The CLI and the daemon start here.
 
-from ..runtimes.registry import DEFAULT_CRI_SOCKETS, STATE_DIRS
-from .builder import ProcRootError, ScanConfig, SnapshotBuilder
-from .reports import NodeReports
+The names are imported on first use (PEP 562): the CLI imports this package for its
+configuration (`ScanConfig`) on every command, `--help` included, and the scanner's modules
+cost tens of milliseconds to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..runtimes.registry import DEFAULT_CRI_SOCKETS, STATE_DIRS
+    from .builder import ProcRootError, SnapshotBuilder
+    from .config import ScanConfig
+    from .reports import NodeReports
 
 __all__ = [
     "DEFAULT_CRI_SOCKETS",
@@ -13,3 +25,22 @@ __all__ = [
     "ScanConfig",
     "SnapshotBuilder",
 ]
+
+# name -> the module (relative to this package) it comes from
+_FROM = {
+    "DEFAULT_CRI_SOCKETS": "..runtimes.registry",
+    "STATE_DIRS": "..runtimes.registry",
+    "NodeReports": ".reports",
+    "ProcRootError": ".builder",
+    "ScanConfig": ".config",
+    "SnapshotBuilder": ".builder",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from ..discovery.fds import read_fd_pins
 from ..discovery.hostref import choose_host_reference
@@ -32,21 +31,8 @@ from ..runtimes.identities import NOT_PRESENT, IdentityResolution
 from ..runtimes.registry import RuntimeRegistry, with_status
 from ..runtimes.resolver import under_root
 from .cache import ScanCache
+from .config import ScanConfig
 from .gc_pause import gc_paused
-
-
-@dataclass(frozen=True, slots=True)
-class ScanConfig:
-    proc_root: str = "/proc"
-    host_root: str = "/"  # where the node's /run and /var/lib are: "/host" in a DaemonSet
-    node_name: str = ""
-    # CRI sockets (node paths), exactly these; None: those the runtimes' processes name and the
-    # published layouts present on the node.
-    cri_sockets: tuple[str, ...] | None = None
-    # runtime -> its state directory (node path), exactly this; runtimes not named here are
-    # found from their processes and layouts. See runtimes.STATE_DIRS.
-    state_dirs: Mapping[str, str] = field(default_factory=dict)
-
 
 # Places named by the flags or by a runtime's process: reported even when absent.
 ALWAYS_SHOWN = (FoundBy.FLAG, FoundBy.PROCESS)
@@ -179,6 +165,7 @@ class SnapshotBuilder:
             errors=(*errors, *result.unconcluded),
             runtimes=runtimes,
             proc_root=self.scanner.proc_root,
+            host_root=self.config.host_root,
             zombies=scan.zombies,
             fds_skipped=fd_pins.skipped,
         )

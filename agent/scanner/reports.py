@@ -26,6 +26,7 @@ from ..report import (
     build,
 )
 from ..report.incomplete import Privileges, snapshot_summary
+from .process_facts import ProcessFactsReader
 
 
 def held_privileges() -> Privileges:
@@ -59,21 +60,30 @@ class NodeReports:
         )
 
     def pod_report(self, pod: Pod, contents: bool = True) -> PodReport:
-        """One pod's report; with `contents`, what is inside its shared namespaces too."""
+        """One pod's report; with `contents`, what is inside its shared namespaces too, and
+        the process facts of each container's main process."""
         if not contents:
             report = build.pod_report(pod, self.snapshot)
         else:
             from ..namespace_contents.collect import pod_details  # pyroute2: ~8 MiB, if asked
 
-            report = build.pod_report(pod, self.snapshot, pod_details(pod, self.snapshot))
+            mains = [self.snapshot.processes.get(c.pid) for c in pod.containers if c.pid]
+            facts = self._facts.facts(p for p in mains if p is not None)
+            report = build.pod_report(
+                pod, self.snapshot, pod_details(pod, self.snapshot), process_facts=facts
+            )
         return msgspec.structs.replace(report, errors=report.errors + self.unseen)
 
     def process_report(self, pid: int) -> ProcessReport | None:
         process = self.snapshot.processes.get(pid)
         if process is None:
             return None
-        report = build.process_report(process, self.snapshot)
+        report = build.process_report(process, self.snapshot, self._facts.read(process))
         return msgspec.structs.replace(report, errors=report.errors + self.unseen)
+
+    @cached_property
+    def _facts(self) -> ProcessFactsReader:
+        return ProcessFactsReader(self.snapshot.proc_root, self.snapshot.host_root)
 
     def namespace_report(self, ns_type: str, inode: int) -> NamespaceReport:
         report = build.namespace_report(ns_type, inode, self.snapshot)

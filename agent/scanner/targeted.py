@@ -1,0 +1,252 @@
+"""One pod's snapshot without a scan of the whole node: what `nsinspect pod NAME` needs.
+
+A full scan reads a dozen files of every process (stat, ten namespace links, cgroup). One pod's
+report depends on far less: the processes in its network namespace (they form its group), the
+node's reference namespaces and pins, and, for each namespace of its containers that is neither
+the node's nor the pod's own, whether another pod's sandbox is in it (the `other` verdict). So
+this reads one or a few namespace links of every process, and everything else only of the
+processes that can matter; then it runs the same pairing as a scan, on those processes only.
+
+It answers for a pod found by its namespaces alone and named after its network namespace
+(`net-<inode>`), the name a scan gives a group no runtime knows and nothing pins. Anything it
+cannot settle from what it read gives None, and the caller scans the whole node instead, so the
+answer is the full scan's or none: a name that is not such a pod (a runtime's pod, a pinned
+network namespace's name, no pod at all: the full scan's errors say which), a process of the
+pod's namespaces in a container's cgroup (the runtimes then decide who it is), and anything
+unreadable (a link, a stat, a cgroup: the full scan says what it could not see, per cause).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+
+from ..discovery.fds import read_fd_pins
+from ..discovery.hostref import choose_host_reference
+from ..discovery.mounts import read_pins
+from ..discovery.procfs import ZOMBIE, parse_ns_link, read_stat
+from ..discovery.runtime_processes import RUNTIME_COMMS
+from ..model import (
+    HostReference,
+    HostReferenceKind,
+    Process,
+    ScanError,
+    ScanStage,
+    Snapshot,
+)
+from ..pairing import PairingInput, compute_findings, pair, unread_from
+from ..runtimes.cgroups import match_cgroup
+from .builder import SnapshotBuilder
+
+# The name a scan gives a group no runtime knows whose network namespace nothing pins.
+UNPINNED_GROUP_NAME = re.compile(r"net-(?P<inode>[1-9][0-9]{0,19})")
+# A runtime-less group shares these three with its holder by definition: their verdicts are
+# `pod`, never another pod's.
+GROUP_TYPES = frozenset({"net", "ipc", "uts"})
+HOST_INIT_PID = 1
+
+
+class UnsettledError(Exception):
+    """What was read cannot settle the pod's report: scan the whole node instead."""
+
+
+class LinkReader:
+    """One namespace link of every process, read once per type: pid -> inode. A process gone
+    meanwhile is left out; any other failure is UnsettledError (the full scan says what it
+    was). The processes already read whole (pid 1, whose links a VM may refuse even to root,
+    as a full scan finds too) give their links as read."""
+
+    def __init__(self, proc_root: str, pids: Iterable[int], known: Mapping[int, Process]) -> None:
+        self.proc_root = proc_root
+        self.known = known
+        self.pids = [pid for pid in pids if pid not in known]
+        self._read: dict[str, dict[int, int]] = {}
+
+    def inodes(self, ns_type: str) -> dict[int, int]:
+        known = self._read.get(ns_type)
+        if known is not None:
+            return known
+        found: dict[int, int] = {}
+        root = self.proc_root
+        for pid in self.pids:
+            try:
+                found[pid] = parse_ns_link(os.readlink(f"{root}/{pid}/ns/{ns_type}"))
+            except FileNotFoundError:
+                # A process that exited, or a kernel without the type: no link for either.
+                continue
+            except (OSError, ValueError) as exc:
+                raise UnsettledError(f"{root}/{pid}/ns/{ns_type}: {exc}") from exc
+        for pid, process in self.known.items():
+            inode = process.namespaces.get(ns_type)
+            if inode is not None:
+                found[pid] = inode
+        self._read[ns_type] = found
+        return found
+
+
+class TargetedScan:
+    """Snapshots of one pod's surroundings, with a builder's scanner and configuration."""
+
+    def __init__(self, builder: SnapshotBuilder) -> None:
+        self.builder = builder
+        self.scanner = builder.scanner
+        self.proc_root = builder.scanner.proc_root
+
+    def snapshot(self, name: str, namespace: str | None) -> Snapshot | None:
+        """A snapshot holding the pod called `name` and everything its report depends on, or
+        None when that cannot be settled without a full scan (see the module)."""
+        found = UNPINNED_GROUP_NAME.fullmatch(name)
+        if found is None or namespace not in (None, ""):
+            return None  # runtime-less groups have no Kubernetes namespace
+        try:
+            return self._snapshot(int(found.group("inode")))
+        except UnsettledError:
+            return None
+
+    def _snapshot(self, net: int) -> Snapshot:
+        started, taken_at = time.monotonic(), time.time()
+        try:
+            pids = self.scanner.pids()
+        except OSError as exc:
+            raise UnsettledError(str(exc)) from exc
+        errors: list[ScanError] = []
+        processes: dict[int, Process] = {}
+        self._read(processes, [HOST_INIT_PID], errors)
+        host = choose_host_reference(self.scanner, processes)
+        links = LinkReader(self.proc_root, pids, dict(processes))
+        if host.namespaces.get("net") == net:
+            raise UnsettledError("the node's own network namespace forms no group")
+        runtimes = self._runtime_processes(links, host, processes, errors)
+        pins = read_pins(self.proc_root, host.pid, errors) if host.pid else []
+        fd_pins = read_fd_pins(self.proc_root, runtimes, host.namespaces.get("mnt"), errors)
+        pins += fd_pins.pins
+        if any(pin.ns_type == "net" and pin.inode == net for pin in pins):
+            # A pinned network namespace goes by its pin's name, and may be the sandbox of a
+            # runtime's pod whose pause is gone: the runtimes must be asked.
+            raise UnsettledError("the network namespace is pinned")
+
+        members = [pid for pid, inode in links.inodes("net").items() if inode == net]
+        self._read(processes, members, errors)
+        # Whether another pod's sandbox is in a namespace of the group's (its processes, all of
+        # them candidates for a container's init) needs every process's link of that type.
+        for ns_type, inode in sorted(_foreign_namespaces(processes, members, host)):
+            holders = [pid for pid, i in links.inodes(ns_type).items() if i == inode]
+            for holder_net in {links.inodes("net").get(pid) for pid in holders} - {net, None}:
+                if holder_net == host.namespaces.get("net"):
+                    # Not in a group; a sandbox of a runtime's pod only if in a container's cgroup.
+                    self._read(processes, [p for p in holders if p not in processes], errors)
+                else:
+                    self._read(processes, _in_net(links, holder_net), errors)
+        _settled(processes, errors, host)
+
+        given = PairingInput(
+            processes=processes,
+            memberships={},
+            identities={},
+            host=host,
+            pins=tuple(pins),
+            intents={},
+            unread=unread_from(errors),
+        )
+        result = pair(given)
+        pods = result.pods
+        return Snapshot(
+            node=self.builder.node_name,
+            taken_at=taken_at,
+            duration_seconds=time.monotonic() - started,
+            host=host,
+            processes=processes,
+            pods=pods,
+            pinned=tuple(pins),
+            # Orphans need every process: the pins in use by processes not read here would look
+            # unused. They are no part of a pod's report.
+            findings=compute_findings(pods, (), given.unread),
+            errors=(*errors, *result.unconcluded),
+            proc_root=self.proc_root,
+            host_root=self.builder.config.host_root,
+            fds_skipped=fd_pins.skipped,
+        )
+
+    def _read(
+        self, processes: dict[int, Process], pids: Iterable[int], errors: list[ScanError]
+    ) -> None:
+        for pid in pids:
+            if pid in processes:
+                continue
+            process = self.scanner.read_process(pid, errors)
+            if process is not None and process is not ZOMBIE:
+                processes[pid] = process
+
+    def _runtime_processes(
+        self,
+        links: LinkReader,
+        host: HostReference,
+        processes: dict[int, Process],
+        errors: list[ScanError],
+    ) -> dict[int, Process]:
+        """The processes that may be a runtime's (its comm, in the node's mount namespace: see
+        discovery.runtime_processes), read whole for their fd pins."""
+        host_mnt = host.namespaces.get("mnt")
+        if host_mnt is None:
+            raise UnsettledError("the node's mount namespace is unknown")
+        candidates = []
+        for pid, inode in links.inodes("mnt").items():
+            if inode != host_mnt or pid in processes:
+                continue
+            try:
+                stat = read_stat(f"{self.proc_root}/{pid}/stat")
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError) as exc:
+                raise UnsettledError(f"{self.proc_root}/{pid}/stat: {exc}") from exc
+            if stat.comm in RUNTIME_COMMS:
+                candidates.append(pid)
+        self._read(processes, candidates, errors)
+        return {pid: processes[pid] for pid in candidates if pid in processes}
+
+
+def _in_net(links: LinkReader, net: int | None) -> list[int]:
+    return [pid for pid, inode in links.inodes("net").items() if inode == net]
+
+
+def _foreign_namespaces(
+    processes: Mapping[int, Process], members: Iterable[int], host: HostReference
+) -> set[tuple[str, int]]:
+    """The namespaces of the group's processes that are neither the node's nor shared by the
+    whole group by definition: where another pod's sandbox may be."""
+    foreign = set()
+    for pid in members:
+        process = processes.get(pid)
+        if process is None:
+            continue
+        for ns_type, inode in process.namespaces.items():
+            if ns_type in GROUP_TYPES or inode is None:
+                continue
+            if inode != host.namespaces.get(ns_type):
+                foreign.add((ns_type, inode))
+    return foreign
+
+
+def _settled(
+    processes: Mapping[int, Process], errors: Iterable[ScanError], host: HostReference
+) -> None:
+    """UnsettledError when anything read failed (but for a process that exited, and pid 1's
+    links where the node's reference is kthreadd's, as the full scan's summary counts them),
+    or when a process read is in a container's cgroup: then a runtime may say who it is."""
+    failed = [
+        error
+        for error in errors
+        if not error.process_gone
+        and not (
+            error.stage is ScanStage.NS
+            and error.pid == HOST_INIT_PID
+            and host.kind is HostReferenceKind.KTHREADD
+        )
+    ]
+    if failed:
+        raise UnsettledError(f"{len(failed)} reads failed, the first: {failed[0]}")
+    for process in processes.values():
+        if process.cgroup_paths and match_cgroup(process.cgroup_paths) is not None:
+            raise UnsettledError(f"pid {process.pid} is in a container's cgroup")

@@ -24,6 +24,7 @@ from ..model import (
     ContainerIdentity,
     Evidence,
     HostReference,
+    NameSource,
     NamespaceGrouping,
     PinnedNamespace,
     Process,
@@ -124,6 +125,9 @@ def group_pod(group: NamespaceGroup, host: HostReference) -> PodCandidate | None
         sandbox=sandbox,
         members=tuple(containers),
         grouping=NamespaceGrouping(holder.pid, holder.comm, tuple(joined_tops)),
+        # What kube_names concludes of a pod no runtime named: said here, the pod is handed on
+        # as it is instead of copied in every scan.
+        names_from=NameSource.PLACEHOLDER,
     )
 
 
@@ -146,5 +150,6 @@ def _container(
         name=f"{init.comm}-{init.pid}",
         pod_name=pod_name,
         evidence=Evidence.NAMESPACES,
+        names_from=NameSource.PLACEHOLDER,
     )
     return ContainerProcesses(identity, init.pid, tuple(sorted(pids)))

@@ -10,7 +10,9 @@ processes: `lsns -J`, `lsns -J -t net`, the floor (`floor.c`, compiled here: rea
 namespace links per process and nothing else), nsinspect's cold scan (a new SnapshotBuilder),
 its steady-state scan (one builder reused) and a steady scan after one process changed. Then it
 runs the real agent under that load for its RSS and `/metrics` latency, removes everything it
-started, prints the table and writes it to benchmarks/RESULTS.md.
+started, prints the table and writes it to benchmarks/RESULTS.md. The table includes the bytes
+and series /metrics has per container at each --metrics-detail (`--sizes-only`: only those, no
+timing, nothing written).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pathlib import Path
 import report
 from agent_probe import probe_agent
 from fleet import become_subreaper, start_fleet
+from metrics_size import measure_all
+from metrics_size import render as render_sizes
 from timing import (
     Sample,
     compile_floor,
@@ -56,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--agent-interval", type=float, default=2.0, help="the agent's interval")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the run as JSON")
+    parser.add_argument(
+        "--sizes-only",
+        action="store_true",
+        help="print /metrics' bytes and series per container at each detail level, then stop",
+    )
     parser.add_argument(
         "--settle",
         type=float,
@@ -88,11 +97,17 @@ def main(argv: list[str] | None = None) -> int:
         fleet = start_fleet(workdir / "fleet", args.pods, args.containers)
         try:
             print(f"started {fleet.process_count} processes; checking nsinspect finds them")
-            problems = fleet_problems(SnapshotBuilder(ScanConfig()).build(), fleet)
+            snapshot = SnapshotBuilder(ScanConfig()).build()
+            problems = fleet_problems(snapshot, fleet)
             if problems:
                 print(f"FAILED: {len(problems)} problems, first ones:", file=sys.stderr)
                 print("\n".join(problems[:20]), file=sys.stderr)
                 return 1
+            metrics_sizes = measure_all(snapshot)
+            del snapshot
+            if args.sizes_only:
+                print("\n".join(render_sizes(metrics_sizes)))
+                return 0
             print(f"all {len(fleet.pods)} pods found; timing {args.rounds} rounds", flush=True)
             started, busy, own = time.monotonic(), machine_busy_seconds(), own_cpu_seconds()
             samples, proc_entries, scanned = time_rounds(floor, args.rounds)
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before=load_before,
         load_after=load_after,
         others_cpu_share=others_share,
+        metrics_sizes=metrics_sizes,
     )
     table = report.render(run)
     print("\n" + table)

@@ -8,10 +8,12 @@ import os
 import platform
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agent_probe import AgentResult
+from metrics_size import MetricsSize
+from metrics_size import render as render_sizes
 from timing import Sample
 
 FLOOR = "floor (C, 8 readlinks/process)"
@@ -49,6 +51,7 @@ class Run:
     load_before: str  # before the pods were started
     load_after: str  # when the timed rounds ended
     others_cpu_share: float  # of all CPUs, used by other processes during the timed rounds
+    metrics_sizes: list[MetricsSize] = field(default_factory=list)  # by --metrics-detail
 
 
 def ratios(run: Run, over: str, under: str, clock: str) -> list[float]:
@@ -107,6 +110,8 @@ def render(run: Run) -> str:
             f"/metrics ({agent.metrics_bytes / 1e6:.2f} MB): p50 {agent.p50_ms:.1f} ms, "
             f"p99 {agent.p99_ms:.1f} ms, max {agent.max_ms:.1f} ms over {agent.scrapes} scrapes",
         ]
+    if run.metrics_sizes:
+        lines += ["", *render_sizes(run.metrics_sizes)]
     lines += [
         "",
         "targets (ratios: the median of the per-round wall-clock ratios):",

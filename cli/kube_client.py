@@ -26,9 +26,8 @@ def configuration_failure(exc: Exception) -> ApiError:
     if found is not None:
         name, kind = found.group("name"), found.group("kind")
         if kind == "contexts":
-            what = f"context was not found for specified context: {name}"
-        else:
-            what = f'{kind.removesuffix("s")} "{name}" not found in {found.group("file")}'
+            return ApiError(f'error: context "{name}" does not exist')
+        what = f'{kind.removesuffix("s")} "{name}" not found in {found.group("file")}'
     else:
         what = text.removeprefix("Invalid kube-config file. ").strip() or type(exc).__name__
     return ApiError(f"Error in configuration: {what}")

@@ -116,9 +116,13 @@ def server_tls(certificates: Certificates) -> ssl.SSLContext:
     return context
 
 
-def write_tls_kubeconfig(path: Path, server: str, ca: Path) -> Path:
-    """A kubeconfig for `server` (an https URL) that trusts `ca`."""
+def write_tls_kubeconfig(path: Path, server: str, ca: Path, server_name: str | None = None) -> Path:
+    """A kubeconfig for `server` (an https URL) that trusts `ca`, and expects the certificate
+    to be `server_name`'s when given (kubeconfig's tls-server-name)."""
     config: dict[str, Any] = json.loads(write_kubeconfig(path, 0).read_text())
-    config["clusters"][0]["cluster"] = {"server": server, "certificate-authority": str(ca)}
+    cluster = {"server": server, "certificate-authority": str(ca)}
+    if server_name is not None:
+        cluster["tls-server-name"] = server_name
+    config["clusters"][0]["cluster"] = cluster
     path.write_text(json.dumps(config))
     return path

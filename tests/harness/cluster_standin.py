@@ -32,10 +32,12 @@ from harness.cluster_reviews import (
 )
 from harness.kube_standin import send_json, write_kubeconfig
 from harness.kubelet_portforward import LIFETIME, ForwardedPort
+from harness.label_selection import selects
 
 AGENT_LABELS = {"app.kubernetes.io/name": "nsinspect", "app.kubernetes.io/component": "agent"}
 POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$")
 LIST_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
+ALL_PODS_PATH = "/api/v1/pods"
 PORT_FORWARD_PATH = re.compile(
     r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/portforward$"
 )
@@ -83,6 +85,8 @@ class Cluster:
     portforward_users: set[str] | None = None
     # Port-forwards start with a frame on a channel of no port (a broken API server).
     portforward_stray_frame: bool = False
+    # The labelSelector of each pod list ("" for none).
+    selectors: list[str] = field(default_factory=list)
     # Each TokenReview / SubjectAccessReview posted: {"kind": ..., "spec": ..., "caller": ...}.
     reviews: list[dict[str, Any]] = field(default_factory=list)
 
@@ -103,11 +107,8 @@ class Cluster:
 
 
 def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
-    for selector in query.get("labelSelector", [""])[0].split(","):
-        if selector:
-            key, _, value = selector.partition("=")
-            if item["metadata"]["labels"].get(key) != value:
-                return False
+    if not selects(item["metadata"].get("labels") or {}, query.get("labelSelector", [""])[0]):
+        return False
     field_selector = query.get("fieldSelector", [""])[0]
     if field_selector.startswith("spec.nodeName="):
         return bool(item["spec"]["nodeName"] == field_selector.split("=", 1)[1])
@@ -136,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._get_pod(found.group("ns"), found.group("name"))
         elif found := LIST_PATH.match(path):
             self._list(found.group("ns"), parse_qs(url.query))
+        elif path == ALL_PODS_PATH:
+            self._list(None, parse_qs(url.query))
         else:
             self._send(
                 404, status(404, "NotFound", "the server could not find the requested resource")
@@ -215,21 +218,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, status(404, "NotFound", f'pods "{name}" not found'))
 
     def _forbidden(self, verb: str, namespace: str, what: str) -> None:
+        where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         message = (
             f'{what} is forbidden: User "{self.caller}" cannot {verb} resource "pods" '
-            f'in API group "" in the namespace "{namespace}"'
+            f'in API group "" {where}'
         )
         self._send(403, status(403, "Forbidden", message))
 
-    def _list(self, namespace: str, query: dict[str, list[str]]) -> None:
+    def _list(self, namespace: str | None, query: dict[str, list[str]]) -> None:
+        """The pods of a namespace (None: of every namespace) that the query selects."""
         if "list" in self.server.cluster.forbidden:
-            self._forbidden("list", namespace, "pods")
+            self._forbidden("list", namespace or "", "pods")
             return
-        items = [
-            item
-            for item in self.server.cluster.pods
-            if item["metadata"]["namespace"] == namespace and _matches(item, query)
-        ]
+        try:
+            items = [
+                item
+                for item in self.server.cluster.pods
+                if namespace in (None, item["metadata"]["namespace"]) and _matches(item, query)
+            ]
+        except ValueError as exc:
+            self._send(400, status(400, "BadRequest", str(exc)))
+            return
+        self.server.cluster.selectors.append(query.get("labelSelector", [""])[0])
         self._send(200, {"apiVersion": "v1", "kind": "PodList",
                          "metadata": {"resourceVersion": "1"}, "items": items})  # fmt: skip
 

@@ -69,7 +69,9 @@ class ProcessFactsReader:
                 rss = handle.memory_info().rss
                 times = handle.cpu_times()
                 started_at = handle.create_time()
-        except (psutil.Error, OSError, ValueError):
+        # IndexError: psutil indexes /proc/<pid>/stat's fields, and a short line (an odd or
+        # fake /proc) has fewer than it expects.
+        except (psutil.Error, OSError, ValueError, IndexError):
             return None
         if not self._same_process(process, started_at):
             return None

@@ -55,6 +55,8 @@ def assembled(pieces: list[bytes], tail: bytes) -> bytes:
         ([], b""),
         # incompressible and larger than deflate's window, over several pieces
         ([random.Random(7).randbytes(100_000) for _ in range(3)], b"tail\n" * 50),
+        # a tail longer than the server's window, repeating beyond it
+        ([b"a 1\n"], (random.Random(8).randbytes(700) * 4).hex().encode()),
     ],
 )
 def test_scanner_part_and_server_part_are_one_gzip_member(pieces: list[bytes], tail: bytes) -> None:

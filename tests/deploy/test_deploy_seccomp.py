@@ -39,9 +39,10 @@ PROFILE = {"type": "Localhost", "localhostProfile": "nsinspect/scanner.json"}
 # Runs in the scanner's container: a ptrace attach to its own child (CAP_SYS_PTRACE allows it,
 # the scanner never does it: it reads /proc) and a new user namespace; 0 or the errno of each.
 OUTSIDE_THE_PROFILE = """
-import ctypes, json, subprocess
+import ctypes, json, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
-child = subprocess.Popen(["sleep", "30"])
+# a process to attach to; the image has Python and no coreutils' sleep
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
 def call(result):
     return 0 if result == 0 else ctypes.get_errno()
 PTRACE_SEIZE, CLONE_NEWUSER = 0x4206, 0x10000000

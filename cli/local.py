@@ -13,8 +13,10 @@ from .terminal_text import echo_lines
 
 if TYPE_CHECKING:
     from ..agent.daemon.kube_intent import NodeIntents
+    from ..agent.model import Snapshot
     from ..agent.report import PodReport
     from ..agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
+    from ..agent.scanner.targeted import TargetedScan
 
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 # Local mode answers at once; the API server only adds names, so it gets a few seconds at most.
@@ -36,6 +38,7 @@ class LocalSource:
         self.kubernetes: KubernetesNames | None = None
         self._reports: NodeReports | None = None
         self._builder: SnapshotBuilder | None = None
+        self._targeted: TargetedScan | None = None
         # The node's pods from the API server, by uid; replaced, never updated in place: the
         # builder's cache keeps the input it last paired. Asked again only when the pods that
         # need names change.
@@ -76,10 +79,15 @@ class LocalSource:
     def _targeted_report(self, name: str, namespace: str | None) -> PodReport | None:
         """The pod's report from a scan of what it needs, or None where only a full scan can
         tell (then the full scan answers, errors included)."""
-        from ..agent.scanner import NodeReports
+        from ..agent.scanner import NodeReports, ProcRootError
         from ..agent.scanner.targeted import TargetedScan
 
-        snapshot = TargetedScan(self.builder).snapshot(name, namespace)
+        if self._targeted is None:
+            try:
+                self._targeted = TargetedScan(self.config)
+            except ProcRootError as exc:
+                raise click.UsageError(str(exc)) from exc
+        snapshot = self._targeted.snapshot(name, namespace)
         if snapshot is None:
             return None
         reports = NodeReports(snapshot)
@@ -102,23 +110,35 @@ class LocalSource:
     def _scan(self) -> NodeReports:
         """One scan; where it found kubelet pods that no runtime named and a cluster is
         configured, the node's pods are listed and the node scanned again with them."""
-        from ..agent.daemon.kube_intent import unnamed_kubelet_pods
         from ..agent.scanner import NodeReports, ProcRootError
 
         builder = self.builder
         try:
             snapshot = builder.build()
-            if self.kubernetes is not None and unnamed_kubelet_pods(snapshot):
-                unnamed = frozenset(p.uid for p in snapshot.pods if p.uid)
-                if unnamed != self._unnamed:
-                    self._unnamed = unnamed
-                    intents = self.kubernetes.node_intents(builder.node_name)
-                    if intents or self._intents:
-                        self._intents = intents
-                        snapshot = builder.build()
+            if self.kubernetes is not None and self._asks_names(snapshot):
+                intents = self.kubernetes.node_intents(builder.node_name)
+                if intents or self._intents:
+                    self._intents = intents
+                    snapshot = builder.build()
         except ProcRootError as exc:
             raise click.UsageError(str(exc)) from exc
         return NodeReports(snapshot)
+
+    def _asks_names(self, snapshot: Snapshot) -> bool:
+        """Whether to ask the API server for names: pods with a Kubernetes uid have
+        placeholders (only then is the client imported), and they are not the pods it was
+        last asked about (`-w` asks again when they change, not on every scan)."""
+        if not any(pod.uid for pod in snapshot.pods):
+            return False
+        from ..agent.daemon.kube_intent import unnamed_kubelet_pods
+
+        if not unnamed_kubelet_pods(snapshot):
+            return False
+        unnamed = frozenset(pod.uid for pod in snapshot.pods if pod.uid)
+        if unnamed == self._unnamed:
+            return False
+        self._unnamed = unnamed
+        return True
 
 
 @dataclass(frozen=True, slots=True)

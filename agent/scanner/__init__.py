@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..runtimes.registry import DEFAULT_CRI_SOCKETS, STATE_DIRS
-    from .builder import ProcRootError, SnapshotBuilder
+    from .builder import SnapshotBuilder
     from .config import ScanConfig
+    from .errors import ProcRootError
     from .reports import NodeReports
 
 __all__ = [
@@ -31,7 +32,7 @@ _FROM = {
     "DEFAULT_CRI_SOCKETS": "..runtimes.registry",
     "STATE_DIRS": "..runtimes.registry",
     "NodeReports": ".reports",
-    "ProcRootError": ".builder",
+    "ProcRootError": ".errors",
     "ScanConfig": ".config",
     "SnapshotBuilder": ".builder",
 }

@@ -32,6 +32,7 @@ from ..runtimes.registry import RuntimeRegistry, with_status
 from ..runtimes.resolver import under_root
 from .cache import ScanCache
 from .config import ScanConfig
+from .errors import ProcRootError
 from .gc_pause import gc_paused
 
 # Places named by the flags or by a runtime's process: reported even when absent.
@@ -48,10 +49,6 @@ def _searchable(path: str) -> str | None:
     except (OSError, ValueError):
         return None
     return None
-
-
-class ProcRootError(Exception):
-    """The proc root cannot be listed at all: nothing can be scanned."""
 
 
 class SnapshotBuilder:

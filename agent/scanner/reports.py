@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -26,7 +27,9 @@ from ..report import (
     build,
 )
 from ..report.incomplete import Privileges, snapshot_summary
-from .process_facts import ProcessFactsReader
+
+if TYPE_CHECKING:
+    from .process_facts import ProcessFactsReader
 
 
 def held_privileges() -> Privileges:
@@ -83,6 +86,8 @@ class NodeReports:
 
     @cached_property
     def _facts(self) -> ProcessFactsReader:
+        from .process_facts import ProcessFactsReader  # psutil: only for a single report
+
         return ProcessFactsReader(self.snapshot.proc_root, self.snapshot.host_root)
 
     def namespace_report(self, ns_type: str, inode: int) -> NamespaceReport:

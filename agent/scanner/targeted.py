@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from ..discovery.fds import read_fd_pins
 from ..discovery.hostref import choose_host_reference
 from ..discovery.mounts import read_pins
-from ..discovery.procfs import ZOMBIE, parse_ns_link, read_stat
+from ..discovery.procfs import ZOMBIE, ProcScanner, parse_ns_link, read_stat
 from ..discovery.runtime_processes import RUNTIME_COMMS
 from ..model import (
     HostReference,
@@ -38,7 +38,8 @@ from ..model import (
 )
 from ..pairing import PairingInput, compute_findings, pair, unread_from
 from ..runtimes.cgroups import match_cgroup
-from .builder import SnapshotBuilder
+from .config import ScanConfig
+from .errors import ProcRootError
 
 # The name a scan gives a group no runtime knows whose network namespace nothing pins.
 UNPINNED_GROUP_NAME = re.compile(r"net-(?P<inode>[1-9][0-9]{0,19})")
@@ -87,12 +88,19 @@ class LinkReader:
 
 
 class TargetedScan:
-    """Snapshots of one pod's surroundings, with a builder's scanner and configuration."""
+    """Snapshots of one pod's surroundings. It needs none of the runtimes' clients, so it
+    imports none (the CRI's gRPC alone takes longer to import than this takes to read)."""
 
-    def __init__(self, builder: SnapshotBuilder) -> None:
-        self.builder = builder
-        self.scanner = builder.scanner
-        self.proc_root = builder.scanner.proc_root
+    def __init__(self, config: ScanConfig, scanner: ProcScanner | None = None) -> None:
+        """`scanner`: one kept from an earlier scan (its per-process caches), else a new one."""
+        if not os.path.isdir(config.proc_root):
+            raise ProcRootError(
+                f"proc root {config.proc_root} does not exist or is not a directory"
+            )
+        self.config = config
+        self.scanner = scanner or ProcScanner(config.proc_root)
+        self.proc_root = self.scanner.proc_root
+        self.node_name = config.node_name or os.uname().nodename
 
     def snapshot(self, name: str, namespace: str | None) -> Snapshot | None:
         """A snapshot holding the pod called `name` and everything its report depends on, or
@@ -153,7 +161,7 @@ class TargetedScan:
         result = pair(given)
         pods = result.pods
         return Snapshot(
-            node=self.builder.node_name,
+            node=self.node_name,
             taken_at=taken_at,
             duration_seconds=time.monotonic() - started,
             host=host,
@@ -165,7 +173,7 @@ class TargetedScan:
             findings=compute_findings(pods, (), given.unread),
             errors=(*errors, *result.unconcluded),
             proc_root=self.proc_root,
-            host_root=self.builder.config.host_root,
+            host_root=self.config.host_root,
             fds_skipped=fd_pins.skipped,
         )
 

@@ -23,7 +23,15 @@ import pytest
 
 from harness.cri_node import CriPod
 from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml
-from harness.synthetic import SyntheticPod, pause_binary, readlink_inode, start_pod, wait_for
+from harness.synthetic import (
+    SyntheticPod,
+    _children,
+    _comm,
+    pause_binary,
+    readlink_inode,
+    start_pod,
+    wait_for,
+)
 from nsinspect.agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
 from nsinspect.agent.scanner.targeted import TargetedScan
 
@@ -179,19 +187,3 @@ def test_a_name_of_no_pod_gets_the_full_scans_error() -> None:
     )
     assert result.returncode == 1
     assert f'pod "net-{host_net}" not found in any namespace on this node' in result.stderr
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            return [int(p) for p in children.read().split()]
-    except OSError:
-        return []
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as comm:
-            return comm.read().strip()
-    except OSError:
-        return ""

@@ -135,19 +135,25 @@ class TargetedScan:
             # runtime's pod whose pause is gone: the runtimes must be asked.
             raise UnsettledError("the network namespace is pinned")
 
-        members = [pid for pid, inode in links.inodes("net").items() if inode == net]
+        nets = links.inodes("net")
+        members = [pid for pid, inode in nets.items() if inode == net]
         self._read(processes, members, errors)
-        # Whether another pod's sandbox is in a namespace of the group's (its processes, all of
-        # them candidates for a container's init) needs every process's link of that type.
+        # What may be another pod's sandbox: every process in a namespace of the group's that
+        # is neither the node's nor the group's by definition (any of the group's processes may
+        # be a container's init), with the rest of its network namespace (the group it would
+        # hold). One link of every process per such type.
+        considered = set(members)
         for ns_type, inode in sorted(_foreign_namespaces(processes, members, host)):
             holders = [pid for pid, i in links.inodes(ns_type).items() if i == inode]
-            for holder_net in {links.inodes("net").get(pid) for pid in holders} - {net, None}:
+            for holder_net in {nets.get(pid) for pid in holders} - {net, None}:
                 if holder_net == host.namespaces.get("net"):
-                    # Not in a group; a sandbox of a runtime's pod only if in a container's cgroup.
-                    self._read(processes, [p for p in holders if p not in processes], errors)
+                    # In no group; a runtime pod's sandbox only if in a container's cgroup.
+                    in_net = [pid for pid in holders if nets.get(pid) == holder_net]
                 else:
-                    self._read(processes, _in_net(links, holder_net), errors)
-        _settled(processes, errors, host)
+                    in_net = [pid for pid, inode in nets.items() if inode == holder_net]
+                self._read(processes, in_net, errors)
+                considered.update(in_net)
+        _settled({pid: processes[pid] for pid in considered if pid in processes}, errors, host)
 
         given = PairingInput(
             processes=processes,
@@ -215,10 +221,6 @@ class TargetedScan:
         return {pid: processes[pid] for pid in candidates if pid in processes}
 
 
-def _in_net(links: LinkReader, net: int | None) -> list[int]:
-    return [pid for pid, inode in links.inodes("net").items() if inode == net]
-
-
 def _foreign_namespaces(
     processes: Mapping[int, Process], members: Iterable[int], host: HostReference
 ) -> set[tuple[str, int]]:
@@ -242,7 +244,8 @@ def _settled(
 ) -> None:
     """UnsettledError when anything read failed (but for a process that exited, and pid 1's
     links where the node's reference is kthreadd's, as the full scan's summary counts them),
-    or when a process read is in a container's cgroup: then a runtime may say who it is."""
+    or when one of `processes` (those that may be in a pod) is in a container's cgroup: then a
+    runtime may say who it is. A runtime's own processes (read for their fds) may be in one."""
     failed = [
         error
         for error in errors

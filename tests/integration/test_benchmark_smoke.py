@@ -36,3 +36,32 @@ def test_the_benchmark_finds_every_pod_and_cleans_up(tmp_path: Path) -> None:
     assert "pods found: 5/5" in stdout
     assert "removed every process the benchmark started" in stdout
     assert "targets" in results.read_text()
+
+
+CLI_BENCHMARK = BENCHMARK.with_name("bench_cli.py")
+
+
+def test_the_cli_benchmark_times_every_command_and_cleans_up(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# results\n\n## Another section\n\nkept\n")
+    benchmark = subprocess.Popen(
+        [sys.executable, str(CLI_BENCHMARK), "--pod-fleet", "3", "--list-fleet", "2",
+         "--containers", "1", "--rounds", "2", "--results", str(results)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        stdout, stderr = benchmark.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        benchmark.terminate()  # it removes its pods on SIGTERM
+        stdout, stderr = benchmark.communicate(timeout=60)
+        pytest.fail(f"the CLI benchmark took over 240 s: {stdout[-2000:]}{stderr[-2000:]}")
+    assert benchmark.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    commands = ("python3 -c pass", "nsinspect --version", "nsinspect --help", "pod NAME (3 pods)",
+                "pods -A -o json (2 pods)", "lsns -J (2 pods)")  # fmt: skip
+    for command in commands:
+        assert command in stdout
+    assert "pods -A -o json (2 pods) / lsns -J" in stdout
+    assert "removed every process the benchmark started" in stdout
+    text = results.read_text()
+    assert "## Another section\n\nkept" in text
+    assert text.count("## CLI: whole-process timings") == 1

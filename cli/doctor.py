@@ -102,9 +102,8 @@ def check(
     if remote is not None:
         from .remote import warn_unreachable
 
-        label_selector = {"selector": selector.text} if selector else {}
-        scope = remote_namespace(options)
-        document = remote.finding_list(scope, options.all_namespaces, **label_selector)
+        scope, text = remote_namespace(options), selector.text if selector else None
+        document = remote.finding_list(scope, options.all_namespaces, selector=text)
         warn_unreachable(document)
     else:
         reports = sources.local.reports

@@ -71,8 +71,9 @@ class OutputFormat(click.ParamType["OutputSpec"]):
             return self._checked_template(template, param, ctx)
         if sep or kind not in ALL_FORMATS:
             self.fail(
-                f"{text!r} is not an output format; use one of {', '.join(ALL_FORMATS)}, "
-                "jsonpath=TEMPLATE or jsonpath-file=FILE",
+                f"{text!r} is not an output format; use one of "
+                + ", ".join(kind for kind in ALL_FORMATS if kind != "jsonpath")
+                + ", jsonpath=TEMPLATE or jsonpath-file=FILE",
                 param,
                 ctx,
             )

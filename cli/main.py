@@ -111,10 +111,8 @@ def cli(ctx: click.Context) -> None:
 
 
 def _complete_pods(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    try:
-        from .completion import complete_pod_names
-    except ImportError:
-        return []
+    from .completion import complete_pod_names  # only when the shell asks
+
     return list(complete_pod_names(ctx, param, incomplete))
 
 

@@ -187,12 +187,19 @@ def _cluster_options(on_group: bool) -> list[Callable[[F], F]]:
     ]  # fmt: skip
 
 
+def _complete_namespaces(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+    from .completion import complete_namespaces  # only when the shell asks
+
+    return complete_namespaces(ctx, param, incomplete)
+
+
 def _scope_options(on_group: bool, with_scope: bool, formats: str) -> list[Callable[[F], F]]:
     options: list[Callable[[F], F]] = []
     if with_scope:
         options += [
             click.option("-n", "--namespace", expose_value=False, callback=_store,
-                         metavar="NAMESPACE", help=NAMESPACE_HELP),
+                         metavar="NAMESPACE", shell_complete=_complete_namespaces,
+                         help=NAMESPACE_HELP),
             click.option("-A", "--all-namespaces", is_flag=True,
                          default=False if on_group else None, expose_value=False,
                          callback=_store, help=ALL_NAMESPACES_HELP),

@@ -29,6 +29,7 @@ from ..agent.report import (
     value_or,
 )
 from .details import detail_lines
+from .process_facts import process_fact_lines, process_report_fact_lines
 from .runtime_lines import runtime_lines
 from .summary import summarize
 from .table import Cell, dash, format_table
@@ -101,6 +102,7 @@ def render_pod(report: PodReport, wide: bool = False) -> None:
     lines.extend(_finding_lines(report.findings))
     lines.extend(_error_lines(report.errors))
     if wide:
+        lines.extend(process_fact_lines(report))
         host = report.host
         note = f" ({host.note})" if host.note else ""
         lines += ["", f"Host reference: pid {host.pid}, {host.kind}{note}"]
@@ -186,6 +188,7 @@ def render_process(report: ProcessReport, wide: bool = False) -> None:
         role = "sandbox" if member.role is Role.SANDBOX else f"container {member.container}"
         where = f"pod {member.pod}, {role}"
     lines = [f"PID {report.pid} ({report.comm}), parent {report.ppid}: {where}"]
+    lines.extend(process_report_fact_lines(report))
     if wide:
         lines.extend(f"cgroup {path}" for path in report.cgroup)
     lines.append("")

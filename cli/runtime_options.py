@@ -1,8 +1,8 @@
 """The options that say where the node's container runtimes are: CRI sockets, state dirs.
 
 Their help names the runtimes' default paths as text: the registry that defines them
-(agent/runtimes/registry.py, through agent.scanner) imports every runtime client, too much for `nsinspect --help` to
-load; tests/unit/test_runtime_options.py checks that the two agree.
+(agent/runtimes/registry.py, reached through agent.scanner) imports every runtime client, too
+much for `nsinspect --help` to load; tests/unit/test_formats.py checks that the two agree.
 """
 
 from __future__ import annotations

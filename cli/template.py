@@ -206,11 +206,11 @@ def sort_key_expression(text: str) -> Expression:
 
 def sorted_order(items: list[Any], expression: Expression) -> list[int]:
     """The items' indexes sorted by the expression's first value in each (kubectl's order:
-    numbers by value, text by text; an item without the field comes first)."""
+    numbers by value, text by text; an item without the field, or with null, comes first)."""
     keys = []
     for item in items:
         found = expression.find(item, item)
-        if not found:
+        if not found or found[0] is None:
             keys.append((0, 0.0, ""))
             continue
         value = found[0]

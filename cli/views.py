@@ -4,7 +4,7 @@ them and imports this module only when one runs: it loads the scanner and the re
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -107,9 +107,8 @@ def show_pods(
         if remote is not None:
             from .remote import warn_unreachable
 
-            scope = remote_namespace(options)
-            label_selector: dict[str, Any] = {"selector": selector.text} if selector else {}
-            document = remote.pod_list(scope, options.all_namespaces, **label_selector)
+            scope, text = remote_namespace(options), selector.text if selector else None
+            document = remote.pod_list(scope, options.all_namespaces, selector=text)
             warn_unreachable(document)
         else:
             sources.local.refresh()

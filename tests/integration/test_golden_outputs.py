@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -85,6 +86,17 @@ FAKE_COMMANDS: list[tuple[str, ...]] = [
     ("ns", "net:1", "-o", "table"),
     ("ns", "foo:12", "-o", "table"),
     ("pod", golden_node.SEED, "-o", "toml"),
+    # kubectl's conventions (issue I): names, rows alone, the pods of no namespace, an empty
+    # list (said on stderr), doctor's wide table, a format a command does not take.
+    ("pods", "-o", "name"),
+    ("pods", "--no-headers", "-o", "wide"),
+    ("pods", "-n", "-", "-o", "table"),
+    ("pods", "-n", "nsi-golden-empty", "-o", "table"),
+    ("pods", "-n", "nsi-golden-empty", "-o", "json"),
+    ("pod", golden_node.SEED, "-o", "name"),
+    ("doctor", "-o", "wide"),
+    ("doctor", "-o", "name"),
+    ("pid", "700", "-o", "name"),
 ]
 # Commands that print no node name, run once more as a process to show that the in-process
 # runs print what the installed script prints.
@@ -180,6 +192,29 @@ def cri_options(cri_node: CriNode) -> list[str]:
     return ["--local", "--cri-socket", cri_node.socket, "--runtime-state", state]
 
 
+# A process's memory, CPU time and start (issue I's process facts) differ on every run; the
+# rest of the facts (user, uid, threads) are the pod's. D's tests hold the values to /proc.
+USAGE_KEYS = {"rss_bytes": "<RSS>", "cpu_seconds": "<CPU>", "started_at": "<STARTED>"}
+FACT_CELLS = re.compile(r"\| [0-9.]+(?:B|Ki|Mi|Gi) \| [0-9.]+s \| \S+Z \([^)]* ago\)")
+FACT_LINE = re.compile(r"RSS [0-9.]+(?:B|Ki|Mi|Gi), CPU [0-9.]+s, started \S+Z \([^)]* ago\)")
+
+
+def without_usage(value: Any) -> Any:
+    """The document with each `process` section's usage figures as placeholders."""
+    if isinstance(value, list):
+        return [without_usage(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: (
+            {k: USAGE_KEYS.get(k, v) for k, v in item.items()}
+            if key == "process" and isinstance(item, dict)
+            else without_usage(item)
+        )
+        for key, item in value.items()
+    }
+
+
 def record_pod(
     golden: GoldenDir,
     options: list[str],
@@ -198,9 +233,11 @@ def record_pod(
         assert run.exit_code == 0, run.stderr
         shown = tuple(placeholders.text(word) for word in command)
         if stem.endswith(".json"):
-            stdout = placeholders.document(json.loads(run.stdout))
+            stdout = placeholders.document(without_usage(json.loads(run.stdout)))
         else:
             stdout = placeholders.table(run.stdout)
+            stdout = FACT_CELLS.sub("| <RSS> | <CPU> | <STARTED>", stdout)
+            stdout = FACT_LINE.sub("RSS <RSS>, CPU <CPU>, started <STARTED>", stdout)
         golden.record(shown, run, stdout, placeholders.text(run.stderr), stem)
 
     with fixed_node_name(NODE):

@@ -10,9 +10,7 @@ leaves runtimes' pods to it).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -21,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from harness.cri_node import CriPod
+from harness.cri_node import CriNode, PodSpec
+from harness.local_cli import NSINSPECT, local_json
 from harness.podman import SEED_CONTAINERS, kube_play, pod_yaml
 from harness.synthetic import (
     SyntheticPod,
@@ -37,20 +36,9 @@ from nsinspect.agent.scanner.targeted import TargetedScan
 
 pytestmark = pytest.mark.root
 
-NSINSPECT = shutil.which("nsinspect") or "nsinspect"
-
 
 def cli_report(name: str, *args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [NSINSPECT, "--local", "pod", name, "-o", "json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
+    return local_json("pod", name, *args)
 
 
 def full_report(name: str, namespace: str) -> dict[str, Any]:
@@ -170,11 +158,17 @@ def test_a_podman_pod_is_reported_as_the_full_scan_does() -> None:
 
 
 @pytest.mark.containerd
-def test_a_cri_pod_is_reported_as_the_full_scan_does(cri_pods: dict[str, CriPod]) -> None:
-    pod = cri_pods["shared-pid"]
-    shown = cli_report(pod.spec.name, "-n", pod.spec.namespace)
-    assert shown["pod"]["uid"] == pod.uid
-    assert comparable(shown) == comparable(full_report(pod.spec.name, pod.spec.namespace))
+def test_a_cri_pod_is_reported_as_the_full_scan_does(cri_node: CriNode) -> None:
+    # A name of its own: another session's CRI node may run the shared pods' names.
+    suffix = uuid.uuid4().hex[:8]
+    spec = PodSpec(f"nsi-targeted-{suffix}", {"app": ["tail", "-f", "/dev/null"]}, pid="POD")
+    pod = cri_node.run_pod(spec)
+    try:
+        shown = cli_report(spec.name, "-n", spec.namespace)
+        assert shown["pod"]["uid"] == pod.uid
+        assert comparable(shown) == comparable(full_report(spec.name, spec.namespace))
+    finally:
+        cri_node.remove_pod(pod)
 
 
 def test_a_name_of_no_pod_gets_the_full_scans_error() -> None:

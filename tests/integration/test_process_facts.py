@@ -6,10 +6,8 @@ each container's main process's; a process that is gone or was replaced leaves t
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +15,13 @@ from typing import Any
 
 import pytest
 
+from harness.local_cli import local_json
 from harness.synthetic import SyntheticPod, readlink_inode, start_pod
 from nsinspect.agent.discovery.procfs import boot_time, read_stat
 from nsinspect.agent.model import Process
 from nsinspect.agent.scanner.process_facts import ProcessFactsReader, node_users
 
 pytestmark = pytest.mark.root
-
-NSINSPECT = shutil.which("nsinspect") or "nsinspect"
 
 
 def status_fields(pid: int) -> dict[str, str]:
@@ -50,19 +47,6 @@ def assert_facts_match(pid: int, facts: dict[str, Any]) -> None:
     assert 0 <= facts["cpu_seconds"] < 60
 
 
-def nsinspect_json(*args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [NSINSPECT, "--local", *args, "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
-
-
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     """A process of another user, with a few threads of its own."""
@@ -83,7 +67,7 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 def test_pid_reports_the_process_facts_the_kernel_shows(
     sleeper: subprocess.Popen[bytes],
 ) -> None:
-    report = nsinspect_json("pid", str(sleeper.pid))
+    report = local_json("pid", str(sleeper.pid))
     facts = report["process"]
     assert facts["user"] == "nobody"
     assert facts["threads"] == 4
@@ -100,7 +84,7 @@ def pod(tmp_path: Path) -> Iterator[SyntheticPod]:
 
 
 def test_pod_reports_each_containers_main_process(pod: SyntheticPod) -> None:
-    report = nsinspect_json("pod", f"net-{readlink_inode(pod.holder_pid, 'net')}")
+    report = local_json("pod", f"net-{readlink_inode(pod.holder_pid, 'net')}")
     containers = report["containers"]
     assert sorted(c["pid"] for c in containers) == sorted(pod.container_pids())
     for container in containers:

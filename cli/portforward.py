@@ -17,6 +17,7 @@ from typing import Any
 
 MAX_ANSWER_BYTES = 256 << 20  # a node's whole pod list is a few MB; a runaway answer is refused
 FORWARDING_THREAD = "Kubernetes port forward proxy"  # the official client's name for it
+OPENING_THREAD = "nsinspect port-forward opening"
 HANDSHAKE = re.compile(r"Handshake status (?P<status>\d{3})")
 
 
@@ -79,14 +80,35 @@ QUIET_FORWARDING_THREADS = _QuietForwardingThreads()
 
 
 def open_port_forward(core: Any, namespace: str, pod: str, port: int, timeout: float) -> Any:
-    """The official client's PortForward to `port` of `pod`."""
-    import websocket
+    """The official client's PortForward to `port` of `pod`, open within `timeout` seconds.
+
+    The client's websocket connects with no timeout at all (websocket-client's default applies
+    only to its create_connection, which the client does not use), so an API server that
+    accepts and never answers would hold the CLI forever: the opening runs on a daemon thread
+    of its own, given up on after `timeout`."""
+    opened: dict[str, Any] = {}
+
+    def open_forward() -> None:
+        try:
+            opened["forward"] = _open(core, namespace, pod, port)
+        except BaseException as exc:  # handed to the waiting thread below
+            opened["error"] = exc
+
+    QUIET_FORWARDING_THREADS.install()
+    opening = threading.Thread(target=open_forward, name=OPENING_THREAD, daemon=True)
+    opening.start()
+    opening.join(timeout)
+    if opening.is_alive():
+        raise ApiUnreachableError("the port-forward did not open") from TimeoutError("timed out")
+    if "error" in opened:
+        raise opened["error"]
+    return opened["forward"]
+
+
+def _open(core: Any, namespace: str, pod: str, port: int) -> Any:
     from kubernetes.client.exceptions import ApiException, ApiValueError
     from kubernetes.stream import portforward
 
-    QUIET_FORWARDING_THREADS.install()
-    # The websocket connect takes no timeout of its own: it uses websocket-client's default.
-    websocket.setdefaulttimeout(timeout)
     try:
         return portforward(
             core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port)

@@ -158,10 +158,10 @@ def connection_failure(exc: BaseException, server: str, ca_file: str | None = No
             if "WRONG_VERSION_NUMBER" in str(cause) or "record layer" in str(cause):
                 return unable + "tls: first record does not look like a TLS handshake"
             return unable + f"tls: {(cause.reason or 'handshake failure').lower()}"
+        if isinstance(cause, http.client.RemoteDisconnected | ConnectionAbortedError):
+            return unable + "EOF"  # (RemoteDisconnected is a ConnectionResetError too)
         if isinstance(cause, ConnectionResetError):
             return unable + "read: connection reset by peer"
-        if isinstance(cause, http.client.RemoteDisconnected | ConnectionAbortedError):
-            return unable + "EOF"
         if isinstance(cause, OSError) and cause.strerror:
             return unable + f"dial tcp {netloc}: connect: {cause.strerror.lower()}"
     if "WebSocketConnectionClosedException" in kinds or "ProtocolError" in kinds:

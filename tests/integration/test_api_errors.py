@@ -236,3 +236,26 @@ def test_unknown_context(tmp_path: Path) -> None:
     line = failure_line(nsinspect(kubeconfig, "--context", "nope", "pod", "web", "-n", "default"))
     assert line == 'error: context "nope" does not exist'
     assert line == kubectl_line(kubeconfig, "--context", "nope")
+
+
+def test_a_port_forward_that_never_opens(tmp_path: Path) -> None:
+    """The API server answers the lookups, then holds the agent's port-forward unanswered: the
+    CLI gives up within its --request-timeout and says so as kubectl would."""
+    cluster = Cluster(portforward_silent=True)
+    cluster.pods.append(pod("web", "default", "node-a"))
+    dead = f"127.0.0.1:{free_port()}"
+    cluster.add_agent("nsinspect-agent-a", "node-a", dead, dead)
+    try:
+        with serve_cluster(cluster) as port:
+            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", port)
+            started = time.monotonic()
+            result = nsinspect(kubeconfig, "--request-timeout", "2s", "pod", "web", "-n", "default")
+            took = time.monotonic() - started
+    finally:
+        cluster.portforward_silent = False
+    assert failure_line(result) == (
+        "Unable to connect to the server: net/http: request canceled (Client.Timeout exceeded "
+        "while awaiting headers)"
+    )
+    assert any(r.endswith("/portforward") for r in cluster.requests)
+    assert 2.0 <= took < 12.0

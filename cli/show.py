@@ -19,7 +19,7 @@ from .formats import BINARY, OutputSpec
 from .output import emit_document
 from .template import TemplateError, parse_template, render_template, sort_key_expression
 from .template import sorted_order as template_order
-from .terminal_text import CommandError, echo_lines, escape_controls
+from .terminal_text import CommandError, echo_lines
 
 D = TypeVar("D", bound=Document)
 
@@ -74,7 +74,7 @@ def emit(
         return
     if spec.kind == "name":
         assert names is not None  # the commands that take -o name give names
-        echo_lines(escape_controls(line) for line in names())
+        echo_lines(names())  # escaped there: the names are the node's
         return
     table(spec.kind == "wide", headers)
 

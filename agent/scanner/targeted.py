@@ -18,6 +18,7 @@ unreadable (a link, a stat, a cgroup: the full scan says what it could not see, 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from ..discovery.fds import read_fd_pins
 from ..discovery.hostref import choose_host_reference
 from ..discovery.mounts import read_pins
-from ..discovery.procfs import ZOMBIE, ProcScanner, parse_ns_link, read_stat
+from ..discovery.procfs import ZOMBIE, ProcScanner, parse_ns_link
 from ..discovery.runtime_processes import RUNTIME_COMMS
 from ..model import (
     HostReference,
@@ -47,6 +48,9 @@ UNPINNED_GROUP_NAME = re.compile(r"net-(?P<inode>[1-9][0-9]{0,19})")
 # `pod`, never another pod's.
 GROUP_TYPES = frozenset({"net", "ipc", "uts"})
 HOST_INIT_PID = 1
+# A comm is at most 15 bytes and a newline; procfs files open without blocking all the same.
+COMM_CAP = 64
+COMM_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UnsettledError(Exception):
@@ -54,37 +58,51 @@ class UnsettledError(Exception):
 
 
 class LinkReader:
-    """One namespace link of every process, read once per type: pid -> inode. A process gone
-    meanwhile is left out; any other failure is UnsettledError (the full scan says what it
-    was). The processes already read whole (pid 1, whose links a VM may refuse even to root,
-    as a full scan finds too) give their links as read."""
+    """One namespace link of every process, read once per type and kept as the kernel wrote
+    it (`net:[4026531840]`): most are only compared, and parsing thousands costs more than
+    reading them. A process gone meanwhile is left out; any other failure is UnsettledError
+    (the full scan says what it was). The processes already read whole (pid 1, whose links a
+    VM may refuse even to root, as a full scan finds too) give their links as read."""
 
     def __init__(self, proc_root: str, pids: Iterable[int], known: Mapping[int, Process]) -> None:
         self.proc_root = proc_root
         self.known = known
         self.pids = [pid for pid in pids if pid not in known]
-        self._read: dict[str, dict[int, int]] = {}
+        self._links: dict[str, dict[int, str]] = {}
 
-    def inodes(self, ns_type: str) -> dict[int, int]:
-        known = self._read.get(ns_type)
-        if known is not None:
-            return known
-        found: dict[int, int] = {}
+    def holding(self, ns_type: str, inode: int) -> list[int]:
+        """The pids in namespace `inode` of `ns_type`."""
+        suffix = f":[{inode}]"
+        found = [pid for pid, link in self._read(ns_type).items() if link.endswith(suffix)]
+        found += [p.pid for p in self.known.values() if p.namespaces.get(ns_type) == inode]
+        return found
+
+    def inode(self, ns_type: str, pid: int) -> int | None:
+        process = self.known.get(pid)
+        if process is not None:
+            return process.namespaces.get(ns_type)
+        link = self._read(ns_type).get(pid)
+        try:
+            return None if link is None else parse_ns_link(link)
+        except ValueError as exc:
+            raise UnsettledError(f"{self.proc_root}/{pid}/ns/{ns_type}: {exc}") from exc
+
+    def _read(self, ns_type: str) -> dict[int, str]:
+        links = self._links.get(ns_type)
+        if links is not None:
+            return links
+        links = {}
         root = self.proc_root
         for pid in self.pids:
             try:
-                found[pid] = parse_ns_link(os.readlink(f"{root}/{pid}/ns/{ns_type}"))
+                links[pid] = os.readlink(f"{root}/{pid}/ns/{ns_type}")
             except FileNotFoundError:
                 # A process that exited, or a kernel without the type: no link for either.
                 continue
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
                 raise UnsettledError(f"{root}/{pid}/ns/{ns_type}: {exc}") from exc
-        for pid, process in self.known.items():
-            inode = process.namespaces.get(ns_type)
-            if inode is not None:
-                found[pid] = inode
-        self._read[ns_type] = found
-        return found
+        self._links[ns_type] = links
+        return links
 
 
 class TargetedScan:
@@ -135,8 +153,7 @@ class TargetedScan:
             # runtime's pod whose pause is gone: the runtimes must be asked.
             raise UnsettledError("the network namespace is pinned")
 
-        nets = links.inodes("net")
-        members = [pid for pid, inode in nets.items() if inode == net]
+        members = links.holding("net", net)
         self._read(processes, members, errors)
         # What may be another pod's sandbox: every process in a namespace of the group's that
         # is neither the node's nor the group's by definition (any of the group's processes may
@@ -144,13 +161,14 @@ class TargetedScan:
         # hold). One link of every process per such type.
         considered = set(members)
         for ns_type, inode in sorted(_foreign_namespaces(processes, members, host)):
-            holders = [pid for pid, i in links.inodes(ns_type).items() if i == inode]
-            for holder_net in {nets.get(pid) for pid in holders} - {net, None}:
+            holders = links.holding(ns_type, inode)
+            holder_nets = {pid: links.inode("net", pid) for pid in holders}
+            for holder_net in {n for n in holder_nets.values() if n is not None and n != net}:
                 if holder_net == host.namespaces.get("net"):
                     # In no group; a runtime pod's sandbox only if in a container's cgroup.
-                    in_net = [pid for pid in holders if nets.get(pid) == holder_net]
+                    in_net = [pid for pid, n in holder_nets.items() if n == holder_net]
                 else:
-                    in_net = [pid for pid, inode in nets.items() if inode == holder_net]
+                    in_net = links.holding("net", holder_net)
                 self._read(processes, in_net, errors)
                 considered.update(in_net)
         _settled({pid: processes[pid] for pid in considered if pid in processes}, errors, host)
@@ -205,20 +223,31 @@ class TargetedScan:
         host_mnt = host.namespaces.get("mnt")
         if host_mnt is None:
             raise UnsettledError("the node's mount namespace is unknown")
-        candidates = []
-        for pid, inode in links.inodes("mnt").items():
-            if inode != host_mnt or pid in processes:
-                continue
-            try:
-                stat = read_stat(f"{self.proc_root}/{pid}/stat")
-            except FileNotFoundError:
-                continue
-            except (OSError, ValueError) as exc:
-                raise UnsettledError(f"{self.proc_root}/{pid}/stat: {exc}") from exc
-            if stat.comm in RUNTIME_COMMS:
-                candidates.append(pid)
+        candidates = [
+            pid
+            for pid in links.holding("mnt", host_mnt)
+            if pid not in processes and self._comm(pid) in RUNTIME_COMMS
+        ]
         self._read(processes, candidates, errors)
         return {pid: processes[pid] for pid in candidates if pid in processes}
+
+    def _comm(self, pid: int) -> str:
+        """A process's comm ("" once it exited): a runtime's is the first hint of one."""
+        path = f"{self.proc_root}/{pid}/comm"
+        try:
+            handle = os.open(path, COMM_FLAGS)
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise UnsettledError(f"{path}: {exc}") from exc
+        try:
+            return os.read(handle, COMM_CAP).decode("utf-8", "replace").removesuffix("\n")
+        except OSError as exc:
+            if exc.errno == errno.ESRCH:
+                return ""
+            raise UnsettledError(f"{path}: {exc}") from exc
+        finally:
+            os.close(handle)
 
 
 def _foreign_namespaces(

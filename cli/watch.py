@@ -8,13 +8,17 @@ line, YAML by `---`, JSON by nothing (concatenated documents, as `kubectl get -w
 prints them and `jq` reads them).
 
 The answer is asked again every `interval` seconds, sleeping in between (never a busy loop),
-and compared with the last one printed without its volatile fields (when it was taken, a
-process's CPU time and memory), so a quiet node prints nothing more. Ctrl-C and SIGTERM end
-the watch with exit 0 and no traceback.
+and compared with the last one printed (`same_for`): JSON and YAML documents without their
+volatile fields (when it was taken, a process's CPU time and memory); every other format by
+what it prints, so a change the format does not show (where another runtime was found, say)
+prints nothing. A quiet node prints nothing more. Ctrl-C and SIGTERM end the watch with exit 0
+and no traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 import sys
 import time
@@ -73,6 +77,36 @@ def watch(
         _quiet_stdout()  # `nsinspect pods -w | head`: the reader is gone, and so is the watch
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+
+
+def same_for(output: str, emit: Callable[[T], None]) -> Callable[[T, T], bool]:
+    """How two answers are compared for `output`: documents for json and yaml, what `emit`
+    prints for the rest (tables, names, jsonpath)."""
+    if output in ("json", "yaml"):
+        return same_document
+    return same_output(emit)
+
+
+def same_output(emit: Callable[[T], None]) -> Callable[[T, T], bool]:
+    """Whether `emit` prints the same (stdout and stderr) for two answers. The texts of the
+    last two answers compared are kept: each look renders only the new answer."""
+    kept: list[tuple[Any, str]] = []
+
+    def text_of(answer: T) -> str:
+        for known, text in kept:
+            if known is answer:
+                return text
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+            emit(answer)
+        return captured.getvalue()
+
+    def same(first: T, second: T) -> bool:
+        first_text, second_text = text_of(first), text_of(second)
+        kept[:] = [(first, first_text), (second, second_text)]
+        return first_text == second_text
+
+    return same
 
 
 def same_document(first: Any, second: Any) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import msgspec
 import pytest
 
-from nsinspect.cli.watch import same_document, separator_for, watch
+from nsinspect.cli.watch import same_document, same_for, separator_for, watch
 
 
 class Answer(msgspec.Struct):
@@ -96,3 +96,18 @@ def test_same_document_ignores_volatile_fields_only() -> None:
 
     assert same_document(Facts(1.0, 10, 1), Facts(2.0, 20, 1))
     assert not same_document(Facts(1.0, 10, 1), Facts(1.0, 10, 2))
+
+
+def test_same_output_compares_what_is_printed_and_renders_each_answer_once() -> None:
+    rendered: list[Answer] = []
+
+    def emit(answer: Answer) -> None:
+        rendered.append(answer)
+        print(" ".join(answer.pods))  # taken_at is not shown
+
+    same = same_for("table", emit)
+    first, second, third = Answer(1.0, ["a"]), Answer(2.0, ["a"]), Answer(3.0, ["b"])
+    assert same(first, second)
+    assert not same(first, third)
+    assert rendered == [first, second, third]  # `first` rendered once, kept
+    assert same_for("json", emit) is same_document

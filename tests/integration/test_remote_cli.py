@@ -5,6 +5,7 @@ error must be clear."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from harness.agent_process import AgentProcess, free_port, start_agent
 from harness.cluster_standin import Cluster, pod, serve_cluster
 from harness.cri_node import CriNode, CriPod
 from harness.kube_standin import write_kubeconfig
+from harness.label_selection import selects
 
 pytestmark = [pytest.mark.root, pytest.mark.containerd]
 
@@ -165,3 +167,69 @@ def test_local_is_forced_by_flag_even_with_a_cluster(kubeconfig: Path, cri_node:
     assert result.returncode == 0
     assert "asking the cluster's agents" not in result.stderr
     assert "my-nginx-pod" in result.stdout
+
+
+LABELS = {"my-nginx-pod": {"app": "web", "tier": "front"}, "nsi-shared-pid": {"app": "db"}}
+
+
+def label(cluster: Cluster) -> None:
+    """The workload pods' labels, in the API's pod objects (the agents keep theirs)."""
+    for item in cluster.pods:
+        if item["metadata"]["namespace"] != "nsinspect":
+            item["metadata"]["labels"] = LABELS.get(item["metadata"]["name"], {})
+
+
+def names_of(result: subprocess.CompletedProcess[str]) -> set[str]:
+    assert result.returncode == 0, result.stderr
+    return {item["pod"]["name"] for item in json.loads(result.stdout)["items"]}
+
+
+@pytest.mark.parametrize("selector", ["app=web", "app in (web,db)", "!app", "app,tier!=front"])
+def test_label_selection_is_the_api_servers(
+    kubeconfig: Path, cluster: Cluster, selector: str
+) -> None:
+    """The labels live in the API's pod objects only; the agent reports the node's scan. The
+    truth: the unfiltered remote list, cut to the pods the stand-in's own reading selects."""
+    label(cluster)
+    every = names_of(nsinspect("--kubeconfig", str(kubeconfig), "pods", "-A", "-o", "json"))
+    chosen = {
+        item["metadata"]["name"]
+        for item in cluster.pods
+        if item["metadata"]["namespace"] != "nsinspect"
+        and selects(item["metadata"]["labels"], selector)
+    }
+    selected = nsinspect(
+        "--kubeconfig", str(kubeconfig), "pods", "-A", "-l", selector, "-o", "json"
+    )
+    assert names_of(selected) == every & chosen
+    assert chosen and every & chosen  # the case selects something the agent reports
+    assert cluster.selectors[-1]  # the API server was asked with a labelSelector
+
+
+def test_doctor_by_label_keeps_only_the_selected_pods_findings(
+    kubeconfig: Path, cluster: Cluster
+) -> None:
+    label(cluster)
+    every = nsinspect("--kubeconfig", str(kubeconfig), "doctor", "-A", "-o", "json")
+    selected = nsinspect("--kubeconfig", str(kubeconfig), "doctor", "-A", "-l", "app=web",
+                         "-o", "json")  # fmt: skip
+    assert selected.returncode in (0, 1, 3), selected.stderr
+    findings = json.loads(selected.stdout)["items"]
+    truth = [i for i in json.loads(every.stdout)["items"] if i["pod"] == "default/my-nginx-pod"]
+    assert findings == truth
+
+
+def test_selection_asks_only_the_agents_of_the_selected_pods_nodes(
+    kubeconfig: Path, cluster: Cluster
+) -> None:
+    label(cluster)
+    dead = f"127.0.0.1:{free_port()}"
+    cluster.add_agent("nsinspect-agent-dead", "node-b", dead, dead)
+    quiet = nsinspect("--kubeconfig", str(kubeconfig), "pods", "-A", "-l", "app=web")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "node-b" not in quiet.stderr
+    assert not [r for r in cluster.requests if "nsinspect-agent-dead" in r]
+    cluster.pods.append(pod("elsewhere", "default", "node-b", {"app": "web"}))
+    warned = nsinspect("--kubeconfig", str(kubeconfig), "pods", "-A", "-l", "app=web")
+    assert "the agent on node node-b did not answer" in warned.stderr
+    assert "my-nginx-pod" in warned.stdout

@@ -45,7 +45,11 @@ from .remote_selection import Selection
 from .terminal_text import echo_lines
 
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
-INSTALL_HINT = "install it with: kubectl apply -k deploy/base (see README, 'Install on a cluster')"
+# A real kustomization of this repository (tests/unit/test_install_hints.py checks it).
+INSTALL_HINT = (
+    "install it with: kubectl apply -k deploy/base (in a checkout of nsinspect; see README, "
+    "'Install on a cluster')"
+)
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
 

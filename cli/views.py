@@ -59,9 +59,9 @@ def run(produce: Callable[[], T], show: Callable[[T], None], watching: bool, out
     if not watching:
         show(produce())
         return
-    from .watch import same_document, separator_for, watch
+    from .watch import same_for, separator_for, watch
 
-    watch(produce, show, same=same_document, separator=separator_for(output))
+    watch(produce, show, same=same_for(output, show), separator=separator_for(output))
 
 
 def show_pod(options: GlobalOptions, name: str, watching: bool) -> None:

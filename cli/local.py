@@ -13,7 +13,6 @@ from .terminal_text import echo_lines
 
 if TYPE_CHECKING:
     from ..agent.daemon.kube_intent import NodeIntents
-    from ..agent.model import Snapshot
     from ..agent.report import PodReport
     from ..agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
     from ..agent.scanner.targeted import TargetedScan
@@ -114,20 +113,21 @@ class LocalSource:
 
         builder = self.builder
         try:
-            snapshot = builder.build()
-            if self.kubernetes is not None and self._asks_names(snapshot):
+            reports = NodeReports(builder.build())
+            if self.kubernetes is not None and self._asks_names(reports):
                 intents = self.kubernetes.node_intents(builder.node_name)
                 if intents or self._intents:
                     self._intents = intents
-                    snapshot = builder.build()
+                    reports = NodeReports(builder.build())
         except ProcRootError as exc:
             raise click.UsageError(str(exc)) from exc
-        return NodeReports(snapshot)
+        return reports
 
-    def _asks_names(self, snapshot: Snapshot) -> bool:
+    def _asks_names(self, reports: NodeReports) -> bool:
         """Whether to ask the API server for names: pods with a Kubernetes uid have
         placeholders (only then is the client imported), and they are not the pods it was
         last asked about (`-w` asks again when they change, not on every scan)."""
+        snapshot = reports.snapshot
         if not any(pod.uid for pod in snapshot.pods):
             return False
         from ..agent.daemon.kube_intent import unnamed_kubelet_pods

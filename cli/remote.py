@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -30,7 +29,7 @@ from ..agent.report import (
     WireError,
     value_or,
 )
-from . import kube_user, portforward
+from . import kube_user
 from .kube_client import default_namespace, load_configuration
 from .kubeconfig import find_kubeconfig, in_cluster_account
 from .remote_errors import (
@@ -133,6 +132,8 @@ class RemoteSource:
     def _from_agent(self, agent: Any, path: str) -> Any:
         """GET `/path` from one agent's API port through the port-forward: its JSON document.
         Every failure is a RemoteError saying which agent and why."""
+        from . import portforward  # its http.client and ssl: only when an agent is asked
+
         name, node = agent.metadata.name, agent.spec.node_name
         namespace, port = self.config.agent_namespace, self.config.agent_port
         try:
@@ -211,6 +212,8 @@ class RemoteSource:
                 why = exc.why if isinstance(exc, AgentSilentError) else exc.message
                 self.unreachable[agent.spec.node_name] = why
                 return None
+
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(16, len(agents))) as pool:
             answers = [a for a in pool.map(ask, agents) if a is not None]

@@ -7,16 +7,17 @@ sentences of nsinspect's own."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
-import socket
-import ssl
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 
 from .terminal_text import CommandError, escape_controls
+
+if TYPE_CHECKING:  # imported where a failure is worded: every command imports this module
+    import socket
+    import ssl
 
 UNAUTHORIZED, FORBIDDEN = 401, 403
 # What client-go says of an HTTP error whose body is not a Status (newUnstructuredResponseError).
@@ -128,6 +129,10 @@ def _names(names: list[str]) -> str:
 
 def connection_failure(exc: BaseException, server: str, ca_file: str | None = None) -> str:
     """kubectl's line for a call that got no HTTP answer."""
+    import http.client
+    import socket
+    import ssl
+
     address = urlsplit(server)
     host, netloc = address.hostname or server, address.netloc or server
     chain = _chain(exc)
@@ -171,6 +176,8 @@ def connection_failure(exc: BaseException, server: str, ca_file: str | None = No
 
 def _lookup_failure(cause: socket.gaierror) -> str:
     """Go's resolver's words: `no such host` for a name that does not exist."""
+    import socket
+
     if cause.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
         return "no such host"
     return "server misbehaving" if cause.errno == socket.EAI_FAIL else "i/o timeout"
@@ -207,6 +214,9 @@ def certificate_names(host: str, port: int, ca_file: str | None) -> dict[str, li
     """The DNS names and IP addresses of the server's certificate (which verified against
     the CA, but not for `host`): a second handshake without the name check. None when that
     cannot be had."""
+    import socket
+    import ssl
+
     context = ssl.create_default_context(cafile=ca_file)
     context.check_hostname = False
     try:

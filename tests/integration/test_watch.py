@@ -4,6 +4,7 @@ between looks, and Ctrl-C or SIGTERM ends it with exit 0 and no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -127,23 +129,40 @@ def test_pods_watch_renders_each_change_and_sleeps(manifest: str, signum: int) -
         watcher.kill()
 
 
+def documents(lines: list[str]) -> list[dict[str, Any]]:
+    """The complete JSON documents printed so far, one after another as `-w -o json` does."""
+    text, found, position = "".join(lines), [], 0
+    decoder = json.JSONDecoder()
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except ValueError:  # the end, or a document still being written
+            return found
+        found.append(document)
+
+
 def test_pod_watch_prints_a_stable_pod_once(manifest: str) -> None:
     """A single pod's report holds volatile facts (when it was taken, CPU time, memory): they
-    alone are no change."""
+    alone are no change. A container removed is."""
     with kube_play(manifest):
-        watcher = Watcher("pod", POD, "-w", "-o", "yaml")
+        watcher = Watcher("pod", POD, "-w", "-o", "json")
         try:
-            watcher.wait_for(
-                lambda: any("kind: PodReport" in line for line in watcher.out), "report"
-            )
+            watcher.wait_for(lambda: len(documents(watcher.out)) == 1, "report")
             time.sleep(6)  # three looks at the node
-            assert sum("kind: PodReport" in line for line in watcher.out) == 1
-            assert "---\n" not in watcher.out
+            (first,) = documents(watcher.out)
+            assert [c["name"] for c in first["containers"]] == ["app", "sidecar"]
             podman("rm", "--force", "--time", "0", f"{POD}-sidecar")
-            watcher.wait_for(lambda: "---\n" in watcher.out, "a second document")
-            second = "".join(watcher.out).split("---\n", 1)[1]
-            assert yaml.safe_load(second)["kind"] == "PodReport"
-            assert [c["name"] for c in yaml.safe_load(second)["containers"]] == ["app"]
+
+            def app_alone() -> bool:
+                return any(
+                    [c["name"] for c in report["containers"]] == ["app"]
+                    for report in documents(watcher.out)
+                )
+
+            watcher.wait_for(app_alone, "a report without the sidecar")
+            assert all(report["kind"] == "PodReport" for report in documents(watcher.out))
             assert watcher.stop(signal.SIGINT) == 0
         finally:
             watcher.kill()

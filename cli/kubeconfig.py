@@ -109,9 +109,6 @@ def find_kubeconfig(explicit: str | None = None) -> KubeconfigSearch:
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SERVICE_ACCOUNT_DIR_ENV = "NSINSPECT_SERVICE_ACCOUNT_DIR"
 SERVICE_HOST_ENV, SERVICE_PORT_ENV = "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"
-# The agent's DaemonSet sets it in the scanner container: there the node's /proc is mounted and
-# `nsinspect` answers from it, with the agent's service account only naming pods.
-NODE_PROC_ENV = "NSINSPECT_PROC_ROOT"
 SERVICE_ACCOUNT_CAP = 64 << 10  # a projected token is ~1 KiB
 
 
@@ -156,12 +153,9 @@ def service_account() -> ServiceAccount:
 
 
 def in_cluster_account() -> ServiceAccount | None:
-    """The pod's service account when remote mode can use it: inside a pod (the API's service
-    variables), with a token to read, and not in the agent's own scanner (where the node's
-    /proc is mounted: `nsinspect pods` there scans that node)."""
+    """The pod's service account when the client can use it: inside a pod (the API's service
+    variables), with a token to read."""
     if not os.environ.get(SERVICE_HOST_ENV) or not os.environ.get(SERVICE_PORT_ENV):
-        return None
-    if os.environ.get(NODE_PROC_ENV):
         return None
     account = service_account()
     token = _read_small(account.token)

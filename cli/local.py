@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .kubeconfig import find_kubeconfig
+from .kubeconfig import find_kubeconfig, in_cluster_account
 from .terminal_text import echo_lines
 
 if TYPE_CHECKING:
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from ..agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
     from ..agent.scanner.targeted import TargetedScan
 
-IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 # Local mode answers at once; the API server only adds names, so it gets a few seconds at most.
 NAMES_TIMEOUT_SECONDS = 5.0
 
@@ -154,15 +152,20 @@ class KubernetesNames:
     def node_intents(self, node_name: str) -> NodeIntents:
         """The intents of the node's pods by uid; {} with one warning when the API cannot
         be asked or does not answer."""
-        from ..agent.daemon.kube_intent import api_error_reason, list_node_intents
+        from ..agent.daemon.kube_intent import list_node_intents
+        from .remote_errors import api_failure
 
         core = self.core_api()
         if core is None:
             return {}
         try:
             intents, _ = list_node_intents(core, node_name, (self.timeout, self.timeout))
-        except Exception as exc:  # urllib3, socket, ApiException, a body that is not JSON
-            warn_names(api_error_reason(exc))
+        except ValueError as exc:  # a body that is not JSON
+            warn_names(str(exc))
+            return {}
+        except Exception as exc:  # urllib3, socket, ApiException: in kubectl's words
+            configuration = core.api_client.configuration
+            warn_names(api_failure(exc, configuration.host, configuration.ssl_ca_cert).message)
             return {}
         return intents
 
@@ -173,21 +176,20 @@ class KubernetesNames:
         search = find_kubeconfig(self.kubeconfig)
         if not search.usable and search.unusable and self.warn_unusable:
             warn_names(f"unusable kubeconfig: {search.reasons()}")
-        if not search.usable and IN_CLUSTER_ENV not in os.environ:
+        if not search.usable and in_cluster_account() is None:
             return None
-        from ..agent.daemon.kube_intent import load_core_api
+        from kubernetes import client
+
+        from .kube_client import load_configuration
+        from .remote_errors import ApiError
 
         try:
-            return load_core_api(
-                os.pathsep.join(search.usable) or None,
-                self.context,
-                in_cluster=not search.usable,
-                retries=0,
-            )
-        except Exception as exc:  # ConfigException, OSError, YAML errors: no configuration
+            configuration = load_configuration(self.kubeconfig, self.context)
+        except ApiError as exc:  # what kubectl would say of the configuration
             if self.warn_unusable:
-                warn_names(f"cannot load the cluster configuration: {str(exc)[:200]}")
+                warn_names(exc.message)
             return None
+        return client.CoreV1Api(client.ApiClient(configuration))
 
 
 def warn_names(reason: str) -> None:

@@ -12,6 +12,7 @@ documents are the agent's own, so they render exactly like a local report.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,6 +44,8 @@ from .remote_errors import (
 from .remote_selection import Selection
 from .terminal_text import echo_lines
 
+# The agent's DaemonSet sets it in the scanner container (the node's /proc, mounted).
+NODE_PROC_ENV = "NSINSPECT_PROC_ROOT"
 AGENT_LABELS = "app.kubernetes.io/name=nsinspect,app.kubernetes.io/component=agent"
 # A real kustomization of this repository (tests/unit/test_install_hints.py checks it).
 INSTALL_HINT = (
@@ -77,9 +80,12 @@ def kubeconfig_present(kubeconfig: str | None) -> bool:
 
 
 def cluster_configured(kubeconfig: str | None) -> bool:
-    """A kubeconfig, or a pod's service account with a token (not in the agent's own scanner,
-    which scans its node): then reports come from the agents."""
-    return kubeconfig_present(kubeconfig) or in_cluster_account() is not None
+    """A kubeconfig, or a pod's service account with a token: then reports come from the
+    agents. Not in the agent's own scanner, though, whose service account only names pods:
+    there the node's /proc is mounted (NODE_PROC_ENV) and `nsinspect pods` scans that node."""
+    if kubeconfig_present(kubeconfig):
+        return True
+    return in_cluster_account() is not None and not os.environ.get(NODE_PROC_ENV)
 
 
 class RemoteSource:

@@ -52,7 +52,15 @@ def intent_from_pod(pod: object) -> tuple[str, PodIntent] | None:
         name=_text(metadata.get("name")),
         namespace=sys.intern(_text(metadata.get("namespace"))),
         container_ids=_container_ids(_object(_object(pod).get("status"))),
+        labels=_labels(metadata.get("labels")),
     )
+
+
+def _labels(value: object) -> dict[str, str] | None:
+    """metadata.labels, its string pairs; None where the object has none."""
+    if not isinstance(value, dict):
+        return None
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _container_ids(status: dict[str, object]) -> dict[str, str]:

@@ -117,6 +117,8 @@ class PodIntent:
     namespace: str = ""
     # The pod's status: runtime container id (without `containerd://`) -> container name.
     container_ids: Mapping[str, str] = field(default_factory=dict)
+    # metadata.labels: current where the sandbox's copy is as of its creation; None: none given.
+    labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,8 +108,16 @@ def judge_pod(
         host_use=host_use(pod, containers, host),
         names_from=pod.names_from,
         grouping=pod.grouping,
-        labels=pod.labels,
+        labels=pod_labels(pod),
     )
+
+
+def pod_labels(pod: PodCandidate) -> Mapping[str, str] | None:
+    """The API's labels where the pod's intent has them (a label set on a running pod changes
+    them, never the sandbox's copy), else the runtime's."""
+    if pod.intent is not None and pod.intent.labels is not None:
+        return pod.intent.labels
+    return pod.labels
 
 
 def host_use(

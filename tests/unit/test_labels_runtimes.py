@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.fakeproc import FakeProc
 from harness.fakeruntimes import FakeDocker, cgroup_lines, crio_annotations, systemd_path
+from nsinspect.agent.daemon.kube_intent import NodeIntents, intent_from_pod
 from nsinspect.agent.report import build
 from nsinspect.agent.runtimes.cri_api import runtime_v1_pb2 as cri
 from nsinspect.agent.runtimes.cri_identity import VerboseInfo, container_identity, sandbox_identity
@@ -70,9 +71,8 @@ def test_podman_pod_labels_from_its_record() -> None:
     assert unlabelled is not None and dict(unlabelled.labels) == {}
 
 
-def test_cri_dockerd_pod_labels_reach_the_report(tmp_path: Path) -> None:
-    """From docker's record of the sandbox, through pairing, to the PodReport's pod.labels;
-    the app container's labels (kubelet's alone) are not the pod's."""
+def docker_node(tmp_path: Path) -> ScanConfig:
+    """A node with one cri-dockerd pod whose sandbox is labelled OWN (and kubelet's keys)."""
     proc = FakeProc(tmp_path / "proc")
     proc.add(1, "init", ppid=0, start_time=1)
     host_root = tmp_path / "host"
@@ -88,13 +88,36 @@ def test_cri_dockerd_pod_labels_reach_the_report(tmp_path: Path) -> None:
     docker.add(APP, f"k8s_nginx_web_shop_{UID}_0", app_labels, pid=410, host_config=modes)
     for pid, container in ((400, SANDBOX), (410, APP)):
         path = systemd_path(UID, container, qos="burstable", prefix="docker")
-        proc.add(
-            pid, "c", start_time=pid, namespaces={"net": 4026532000}, cgroup=cgroup_lines(path, 1)
-        )
-    config = ScanConfig(proc_root=str(proc.root), host_root=str(host_root), cri_sockets=())
-    snapshot = SnapshotBuilder(config).build()
+        lines = cgroup_lines(path, 1)
+        proc.add(pid, "c", start_time=pid, namespaces={"net": 4026532000}, cgroup=lines)
+    return ScanConfig(proc_root=str(proc.root), host_root=str(host_root), cri_sockets=())
+
+
+def labels_reported(config: ScanConfig, intents: NodeIntents) -> object:
+    snapshot = SnapshotBuilder(config, intents=lambda: intents).build()
     (pod,) = [p for p in snapshot.pods if p.runtime == "docker"]
-    assert build.pod_report(pod, snapshot).pod.labels == OWN
+    return build.pod_report(pod, snapshot).pod.labels
+
+
+def test_cri_dockerd_pod_labels_reach_the_report(tmp_path: Path) -> None:
+    """From docker's record of the sandbox, through pairing, to the PodReport's pod.labels;
+    the app container's labels (kubelet's alone) are not the pod's."""
+    assert labels_reported(docker_node(tmp_path), {}) == OWN
+
+
+def test_the_api_s_labels_win_over_the_sandbox_s(tmp_path: Path) -> None:
+    """`kubectl label` changes the pod's labels in the API, never the sandbox's copy."""
+    current = {"app": "web", "track": "canary"}
+    found = intent_from_pod(
+        {"metadata": {"uid": UID, "name": "web", "namespace": "shop", "labels": current}}
+    )
+    assert found is not None
+    uid, intent = found
+    assert labels_reported(docker_node(tmp_path), {uid: intent}) == current
+    # An API object without labels says nothing about them: the sandbox's stay.
+    unlabelled = intent_from_pod({"metadata": {"uid": UID, "name": "web", "namespace": "shop"}})
+    assert unlabelled is not None and unlabelled[1].labels is None
+    assert labels_reported(docker_node(tmp_path / "again"), dict([unlabelled])) == OWN
 
 
 def test_docker_app_container_holds_no_pod_labels() -> None:

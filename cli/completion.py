@@ -187,7 +187,11 @@ def _namespaces(options: GlobalOptions) -> list[str]:
     if remote is None:
         return [namespace for namespace, _ in options.local.reports.pod_names() if namespace]
     timeout = min(API_TIMEOUT_SECONDS, options.request_timeout or API_TIMEOUT_SECONDS)
-    listing = remote.core.list_namespace(_request_timeout=timeout)
+    try:
+        listing = remote.core.list_namespace(_request_timeout=timeout)
+    except Exception:  # many users may list pods everywhere but not namespaces: their pods'
+        pods = remote.core.list_pod_for_all_namespaces(_request_timeout=timeout)
+        return [pod.metadata.namespace or "" for pod in pods.items]
     return [item.metadata.name or "" for item in listing.items]
 
 

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from harness.cluster_standin import Cluster, serve_cluster
+from harness.cluster_standin import pod as standin_pod
 from harness.cri_node import CriNode, PodSpec
+from harness.kube_standin import write_kubeconfig
 from harness.kubectl import kubectl_path
 from harness.podman import kube_play, pod_yaml
 
@@ -150,3 +153,33 @@ def test_completion_never_prints_an_error(tmp_path: Path) -> None:
         assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "", "")
     plugin = run(["kubectl_complete-nsinspect", "pod", "x"], KUBECONFIG=str(kubeconfig))
     assert (plugin.stdout, plugin.stderr) == (":4\n", "")
+
+
+def test_remote_completion_asks_the_api_server(tmp_path: Path) -> None:
+    """With a cluster configured, names come from the API server: the -n namespace's pods, and
+    the namespaces (here from the pods of every namespace: the stand-in lists no namespaces,
+    as a user without that right sees it)."""
+    cluster = Cluster(
+        pods=[
+            standin_pod("web-0", "shop", "node-a"),
+            standin_pod("web-1", "shop", "node-b"),
+            standin_pod("dns", "kube-system", "node-a"),
+        ]
+    )
+    with serve_cluster(cluster) as port:
+        kubeconfig = str(write_kubeconfig(tmp_path / "kubeconfig", port))
+        for words, expected in (
+            (["pod", "-n", "shop", "w"], ["plain,web-0", "plain,web-1"]),
+            (["pod", "--namespace=kube-system", "w"], []),
+            (["pod", "--namespace=kube-system", ""], ["plain,dns"]),
+            (["pods", "-n", ""], ["plain,kube-system", "plain,shop"]),
+        ):
+            result = run(
+                ["nsinspect", "--kubeconfig", kubeconfig],
+                _NSINSPECT_COMPLETE="bash_complete",
+                COMP_WORDS=" ".join(["nsinspect", "--kubeconfig", kubeconfig, *words]),
+                COMP_CWORD=str(len(words) + 2),
+            )
+            assert result.stderr == ""
+            assert [line for line in result.stdout.splitlines() if line] == expected, words
+    assert "/api/v1/namespaces/shop/pods" in cluster.requests

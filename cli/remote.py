@@ -11,9 +11,8 @@ documents are the agent's own, so they render exactly like a local report.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -26,11 +25,10 @@ from ..agent.report import (
     FindingList,
     PodList,
     PodReport,
-    ScanErrorReport,
-    WireError,
     value_or,
 )
 from . import kube_user
+from .agent_answers import agent_document, merged_errors, parsed
 from .kube_client import default_namespace, load_configuration
 from .kubeconfig import find_kubeconfig, in_cluster_account
 from .remote_errors import (
@@ -152,32 +150,13 @@ class RemoteSource:
             raise self._failure(exc.__cause__ or exc) from exc
         except portforward.PortSilentError as exc:
             raise AgentSilentError(node, port, str(exc)) from exc
-        try:
-            document = json.loads(answer.body)
-        except ValueError as exc:
-            raise RemoteError(f"agent {name} sent something that is not JSON") from exc
-        if not _is_status(document):
-            return document
-        message = str(document.get("message") or f"error {answer.status}")
-        if answer.status == 403:
-            raise AccessRefusedError(message)
-        if answer.status == 401:
-            raise AccessRefusedError(
-                message
-                + kube_user.certificate_note(
-                    self.core.api_client.configuration, self.config.kubeconfig, self.config.context
-                )
-            )
-        raise RemoteError(f"agent on node {node}: {message}")
+        return agent_document(answer.status, answer.body, name, node, self._certificate_note)
 
-    @staticmethod
-    def _parse(agent: Any, document: Any, kind: type[D]) -> D:
-        try:
-            return kind.from_json(document)
-        except WireError as exc:
-            raise RemoteError(
-                f"agent {agent.metadata.name} sent a malformed answer: {exc}"
-            ) from exc
+    def _certificate_note(self) -> str:
+        configuration = self.core.api_client.configuration
+        return kube_user.certificate_note(
+            configuration, self.config.kubeconfig, self.config.context
+        )
 
     def pod_report(self, name: str, namespace: str | None) -> PodReport:
         namespace = namespace or self.default_namespace()
@@ -189,7 +168,7 @@ class RemoteSource:
         if not agents:
             raise RemoteError(f"no nsinspect agent runs on node {node}; {INSTALL_HINT}")
         document = self._from_agent(agents[0], f"api/v1/pods/{_part(namespace)}/{_part(name)}")
-        return self._parse(agents[0], document, PodReport)
+        return parsed(document, PodReport, agents[0].metadata.name)
 
     def _from_every_agent(
         self, path: str, kind: type[D], nodes: frozenset[str] | None = None
@@ -211,7 +190,7 @@ class RemoteSource:
 
         def ask(agent: Any) -> D | None:
             try:
-                return self._parse(agent, self._from_agent(agent, path), kind)
+                return parsed(self._from_agent(agent, path), kind, agent.metadata.name)
             except RemoteError as exc:
                 if isinstance(exc, AccessRefusedError):
                     refusals.append(exc)
@@ -278,7 +257,7 @@ class RemoteSource:
             node="",
             items=sorted(items, key=lambda i: (i.pod.namespace, i.pod.name)),
             unreachable=dict(sorted(self.unreachable.items())),
-            errors=_merged_errors(lists),
+            errors=merged_errors(lists),
         )
 
     def finding_list(
@@ -297,26 +276,13 @@ class RemoteSource:
                 if keys is None or item.pod in keys
             ],
             unreachable=dict(sorted(self.unreachable.items())),
-            errors=_merged_errors(lists),
+            errors=merged_errors(lists),
         )
-
-
-def _merged_errors(lists: Sequence[PodList] | Sequence[FindingList]) -> list[ScanErrorReport]:
-    """Each agent's `errors`, marked with its node."""
-    return [
-        msgspec.structs.replace(error, node=listing.node)
-        for listing in lists
-        for error in value_or(listing.errors, [])
-    ]
 
 
 def _part(text: str) -> str:
     """One segment of an agent's path, whatever the name holds."""
     return quote(text, safe="")
-
-
-def _is_status(document: Any) -> bool:
-    return isinstance(document, dict) and document.get("kind") == "Status"
 
 
 def warn_unreachable(document: PodList | FindingList) -> None:

@@ -127,3 +127,23 @@ def test_cri_pod_labels_are_the_sandbox_s(cri_node: CriNode) -> None:
         assert item["pod"]["labels"] == truth == spec.labels
     finally:
         cri_node.remove_pod(pod)
+
+
+@pytest.mark.root
+@pytest.mark.podman
+def test_doctor_selector_keeps_the_chosen_pods_findings() -> None:
+    """A labelled pod on the node's network has a finding; -l keeps exactly the findings about
+    the pods it chooses (compared with doctor's whole answer), and the exit code follows."""
+    name = f"nsi-lbl-host-{TAG}"
+    manifest = yaml.safe_load(pod_yaml(name, {"app": TAIL}, hostNetwork=True))
+    manifest["metadata"]["labels"] = {"doctor": TAG}
+    with kube_play(yaml.safe_dump(manifest)):
+        everything = json.loads(nsinspect("doctor", "-o", "json").stdout)["items"]
+        expected = [item for item in everything if item["pod"] == name]
+        assert expected  # the finding the selector must keep
+        chosen = nsinspect("doctor", "-l", f"doctor={TAG}", "-o", "json")
+        assert json.loads(chosen.stdout)["items"] == expected
+        assert chosen.returncode == 1  # a warning among the chosen
+        none = nsinspect("doctor", "-l", f"doctor=other-{TAG}", "-o", "json")
+        assert json.loads(none.stdout)["items"] == []
+        assert none.returncode in (0, 3)  # nothing found; 3 when the node was not all readable

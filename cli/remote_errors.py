@@ -106,7 +106,19 @@ def api_failure(exc: BaseException, server: str, ca_file: str | None = None) -> 
 
     if isinstance(exc, ApiException) and exc.status:
         return status_failure(exc.status, exc.body, exc.reason)
+    if not any(_of_the_connection(cause) for cause in _chain(exc)):
+        # An answer came, and the client could not read it (a body its models refuse).
+        return ApiError(
+            "Server returned an unexpected response: the answer does not fit the API's types"
+        )
     return ApiError(connection_failure(exc, server, ca_file))
+
+
+def _of_the_connection(exc: BaseException) -> bool:
+    """An error of the connection (the socket's, TLS's, urllib3's, websocket-client's), not
+    of reading an answer."""
+    module = type(exc).__module__
+    return isinstance(exc, OSError) or module.startswith(("urllib3", "websocket", "http."))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

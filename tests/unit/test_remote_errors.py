@@ -120,6 +120,16 @@ def test_an_unknown_failure_still_says_no_library_text() -> None:
     assert not any(word in said for word in LIBRARY_WORDS)
 
 
+def test_an_answer_the_client_cannot_read_is_no_connection_failure() -> None:
+    said = api_failure(ValueError("Invalid value for `containers`, must not be `None`"), SERVER)
+    assert (
+        said.message
+        == "Server returned an unexpected response: the answer does not fit the API's types"
+    )
+    refused = api_failure(wrapped(ConnectionRefusedError(111, "Connection refused")), SERVER)
+    assert refused.message.startswith("The connection to the server api.example:6443 was refused")
+
+
 def test_certificate_verification_codes() -> None:
     unknown = ssl.SSLCertVerificationError(1, "certificate verify failed")
     unknown.verify_code, unknown.verify_message = 20, "unable to get local issuer certificate"

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-import click
-
 from ..agent.report import PodList, PodReport, value_or
 from .formats import GRAPHS, LIST_FORMATS, POD_FORMATS, REPORT_FORMATS, checked_output
 from .graph import emit_graph
@@ -34,15 +32,8 @@ def pod_argument(name: str) -> str:
 
 
 def remote_namespace(options: GlobalOptions) -> str | None:
-    """-n for the API: the pods without a Kubernetes namespace are only on a node."""
-    if options.all_namespaces:
-        return None
-    if options.namespace == "-":
-        raise click.UsageError(
-            "-n - selects the pods with no Kubernetes namespace (podman pods, pods no runtime "
-            "knows): only a scan of this node has them (--local)"
-        )
-    return options.namespace
+    """-n for the API and the agents (whose API takes `-` for no namespace too); -A is all."""
+    return None if options.all_namespaces else options.namespace
 
 
 def empty_sentence(options: GlobalOptions, remote: RemoteSource | None) -> str:

@@ -80,9 +80,10 @@ def emit(
 
 
 def nothing_found(namespace: str | None, all_namespaces: bool) -> str:
-    """kubectl's sentence for an empty list in a scope; "" is no Kubernetes namespace."""
+    """kubectl's sentence for an empty list in a scope; "" and "-" are no Kubernetes
+    namespace."""
     if all_namespaces or namespace is None:
         return "No resources found"
-    if namespace == "":
+    if namespace in ("", "-"):
         return "No resources found without a Kubernetes namespace."
     return f"No resources found in {namespace} namespace."

@@ -183,3 +183,10 @@ def test_remote_completion_asks_the_api_server(tmp_path: Path) -> None:
             assert result.stderr == ""
             assert [line for line in result.stdout.splitlines() if line] == expected, words
     assert "/api/v1/namespaces/shop/pods" in cluster.requests
+
+
+def test_fish_script_completes_commands_in_fish() -> None:
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed here")
+    result = run(["fish", "-c", 'nsinspect completion fish | source; complete -C "nsinspect po"'])
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["pod", "pods"]

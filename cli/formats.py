@@ -7,8 +7,12 @@ Light on purpose (click and the standard library): the option is parsed before a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 TABLES = ("table", "wide")
 DOCUMENTS = ("json", "yaml")
@@ -78,6 +82,15 @@ class OutputFormat(click.ParamType["OutputSpec"]):
                 ctx,
             )
         return OutputSpec(kind)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        """The format names for `-o <TAB>` (jsonpath with its `=`)."""
+        from click.shell_completion import CompletionItem
+
+        words = [k if k != "jsonpath" else "jsonpath=" for k in ALL_FORMATS] + ["jsonpath-file="]
+        return [CompletionItem(word) for word in words if word.startswith(incomplete)]
 
     def _checked_template(
         self, template: str, param: click.Parameter | None, ctx: click.Context | None

@@ -152,3 +152,15 @@ def test_the_help_texts_name_the_registry_defaults() -> None:
     assert ", ".join(DEFAULT_CRI_SOCKETS) == DEFAULT_CRI_SOCKETS_TEXT
     assert STATE_DIRS_TEXT == STATE_DIRS
     assert set(NS_ARGUMENT_TYPES) == set(ALL_NS_TYPES)
+
+
+def test_output_values_complete_in_the_shell() -> None:
+    """`-o j<TAB>` through click's completion, as bash asks it."""
+    from click.testing import CliRunner
+
+    from nsinspect.cli.main import cli
+
+    env = {"_NSINSPECT_COMPLETE": "bash_complete", "COMP_WORDS": "nsinspect pods -o j",
+           "COMP_CWORD": "3"}  # fmt: skip
+    result = CliRunner(env=env).invoke(cli, [], prog_name="nsinspect")
+    assert result.output.splitlines() == ["plain,json", "plain,jsonpath=", "plain,jsonpath-file="]

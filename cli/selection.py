@@ -34,7 +34,7 @@ def list_options(*, selector: bool) -> Callable[[F], F]:
             "--sort-by",
             metavar="JSONPATH",
             help="Sort the items by a JSONPath expression evaluated on each, as kubectl's "
-            "(e.g. --sort-by=.pod.name); in every output format.",
+            "(pods --sort-by=.pod.name, doctor --sort-by=.code); in every output format.",
         )(func)
         if selector:
             func = click.option(

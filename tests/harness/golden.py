@@ -32,6 +32,9 @@ CLEARED_ENV: Mapping[str, str | None] = {
         "NSINSPECT_CRI_SOCKET",
         "NSINSPECT_RUNTIME_STATE",
         "KUBECONFIG",
+        # NO_COLOR or TERM=dumb turn colour off (issue I): the colour goldens need it on.
+        "NO_COLOR",
+        "TERM",
     )
 }
 TAKEN_AT = re.compile(r"^(\s*\"?taken_at\"?: )-?[0-9][0-9.eE+-]*(,?)$", re.MULTILINE)

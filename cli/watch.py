@@ -32,6 +32,8 @@ T = TypeVar("T")
 DEFAULT_INTERVAL = 2.0
 # Fields that change from one scan to the next on a node where nothing happened.
 VOLATILE_FIELDS = frozenset({"taken_at", "cpu_seconds", "rss_bytes"})
+# What a text render makes volatile besides: a start time printed as an age ("1s ago").
+RENDERED_VOLATILE_FIELDS = VOLATILE_FIELDS | {"started_at"}
 SEPARATORS = {"yaml": "---", "json": None}
 
 
@@ -88,8 +90,9 @@ def same_for(output: str, emit: Callable[[T], None]) -> Callable[[T, T], bool]:
 
 
 def same_output(emit: Callable[[T], None]) -> Callable[[T, T], bool]:
-    """Whether `emit` prints the same (stdout and stderr) for two answers. The texts of the
-    last two answers compared are kept: each look renders only the new answer."""
+    """Whether `emit` prints the same (stdout and stderr) for two answers, their volatile
+    fields set alike (`pod -o wide` prints CPU time and memory). The texts of the last two
+    answers compared are kept: each look renders only the new answer."""
     kept: list[tuple[Any, str]] = []
 
     def text_of(answer: T) -> str:
@@ -98,7 +101,7 @@ def same_output(emit: Callable[[T], None]) -> Callable[[T, T], bool]:
                 return text
         captured = io.StringIO()
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            emit(answer)
+            emit(_steady(answer))
         return captured.getvalue()
 
     def same(first: T, second: T) -> bool:
@@ -118,6 +121,23 @@ def _builtins(document: Any) -> Any:
     import msgspec
 
     return msgspec.to_builtins(document)
+
+
+def _steady(answer: T) -> T:
+    """The answer with its volatile fields zero (a document; anything else as it is)."""
+    import msgspec
+
+    if not isinstance(answer, msgspec.Struct):
+        return answer
+    return msgspec.convert(_zeroed(_builtins(answer)), type(answer))
+
+
+def _zeroed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: 0 if k in RENDERED_VOLATILE_FIELDS else _zeroed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_zeroed(item) for item in value]
+    return value
 
 
 def _without_volatile(value: Any) -> Any:

@@ -168,6 +168,21 @@ def test_pod_watch_prints_a_stable_pod_once(manifest: str) -> None:
             watcher.kill()
 
 
+def test_pod_watch_wide_ignores_a_busy_container_s_cpu_time() -> None:
+    """`-o wide` prints each container's CPU time, memory and age: a container that spins
+    changes them every look, and that alone is no change to print."""
+    busy = yaml.safe_load(pod_yaml(POD, {"spin": ["sh", "-c", "while :; do :; done"]}))
+    with kube_play(yaml.safe_dump(busy)):
+        watcher = Watcher("pod", POD, "-w", "-o", "wide")
+        try:
+            watcher.wait_for(lambda: any("Processes:" in line for line in watcher.out), "report")
+            time.sleep(7)
+            assert sum(line.startswith("Pod:") for line in watcher.out) == 1
+            assert watcher.stop(signal.SIGINT) == 0
+        finally:
+            watcher.kill()
+
+
 def test_watch_ends_quietly_when_its_reader_goes() -> None:
     """`nsinspect pods -w | head -1`: the reader closes the pipe; the watch ends, no traceback."""
     result = subprocess.run(

@@ -57,17 +57,27 @@ def watch(
 ) -> None:
     """Emit what `produce` answers, then every `interval` seconds ask again and emit the new
     answer when it is not `same` as the last one emitted (`separator`, when not None, on a
-    line before each re-render). Returns on Ctrl-C, SIGTERM or a closed stdout."""
+    line before each re-render). A look that fails after the first (the pod was deleted, the
+    API server did not answer) is said on stderr once and the watch goes on: the pod may come
+    back. Returns on Ctrl-C, SIGTERM or a closed stdout; the first look's error is raised."""
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         last = produce()
         emit(last)
         _flush()
+        failed = ""  # what the last look could not answer, said once until it answers again
         while True:
             time.sleep(interval)
-            answer = produce()
-            if same(last, answer):
+            try:
+                answer = produce()
+            except click.ClickException as exc:
+                if exc.format_message() != failed:
+                    failed = exc.format_message()
+                    exc.show()
                 continue
+            if same(last, answer) and not failed:
+                continue
+            failed = ""
             if separator is not None:
                 click.echo(separator)
             emit(answer)

@@ -183,6 +183,28 @@ def test_pod_watch_wide_ignores_a_busy_container_s_cpu_time() -> None:
             watcher.kill()
 
 
+def test_pod_watch_outlives_the_pod(manifest: str) -> None:
+    """The pod deleted: said once on stderr, the watch goes on; the pod made again (as a
+    StatefulSet would): its new report is printed."""
+    watcher: Watcher | None = None
+    try:
+        with kube_play(manifest) as first:
+            watcher = Watcher("pod", POD, "-w", "-o", "json")
+            watcher.wait_for(lambda: len(documents(watcher.out)) == 1, "report")
+        assert watcher is not None  # kube_play has removed the pod
+        watcher.wait_for(lambda: any("not found" in line for line in watcher.err), "error")
+        time.sleep(4)
+        assert sum("not found" in line for line in watcher.err) == 1
+        with kube_play(manifest) as second:
+            assert second["Id"] != first["Id"]
+            watcher.wait_for(lambda: len(documents(watcher.out)) == 2, "the new pod's report")
+            assert documents(watcher.out)[1]["pod"]["uid"] == second["Id"]
+            assert watcher.stop(signal.SIGINT) == 0
+    finally:
+        if watcher is not None:
+            watcher.kill()
+
+
 def test_watch_ends_quietly_when_its_reader_goes() -> None:
     """`nsinspect pods -w | head -1`: the reader closes the pipe; the watch ends, no traceback."""
     result = subprocess.run(

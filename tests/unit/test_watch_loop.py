@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 
+import click
 import msgspec
 import pytest
 
@@ -121,3 +122,23 @@ def test_same_output_ignores_volatile_fields_a_format_prints() -> None:
     same = same_for("wide", lambda facts: print(f"{facts.cpu_seconds} {facts.threads}"))
     assert same(Facts(1.5, 2), Facts(9.0, 2))
     assert not same(Facts(1.5, 2), Facts(1.5, 3))
+
+
+def test_a_failed_look_is_said_once_and_the_watch_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A deleted pod (not found) is said once on stderr; when it is back it is printed again."""
+    looks = iter(["a", "gone", "gone", "a", "a"])
+
+    def produce() -> str:
+        look = next(looks, None)
+        if look is None:
+            raise KeyboardInterrupt
+        if look == "gone":
+            raise click.ClickException('pod "a" not found')
+        return look
+
+    emitted: list[str] = []
+    watch(produce, emitted.append, interval=0.01, same=lambda a, b: a == b)
+    assert emitted == ["a", "a"]
+    assert capsys.readouterr().err.count('pod "a" not found') == 1

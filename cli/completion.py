@@ -77,17 +77,20 @@ def completion(ctx: click.Context, shell: str) -> None:
 def complete_pod_names(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
-    """The names of the pods (in the -n namespace, when given) that start with `incomplete`;
-    the namespace is the description where names repeat across namespaces."""
+    """The names of the pods (in the -n namespace, when given) that start with `incomplete`,
+    each described by its namespaces; `pod/NAME` (as `-o name` prints it) completes alike."""
+    prefix = "pod/" if incomplete.startswith("pod/") else ""
     options = _options(ctx)
     with _quiet_stderr():
         pods = _listed(lambda: _pod_names(options))
-    items = [
-        CompletionItem(name, help=namespace or None)
-        for namespace, name in sorted(set(pods), key=lambda pod: (pod[1], pod[0]))
-        if name.startswith(incomplete) and _typeable(name)
+    namespaces: dict[str, set[str]] = {}
+    for namespace, name in pods:
+        if (prefix + name).startswith(incomplete) and _typeable(name):
+            namespaces.setdefault(name, set()).add(namespace or "-")
+    return [
+        CompletionItem(prefix + name, help=", ".join(sorted(namespaces[name])))
+        for name in sorted(namespaces)
     ]
-    return items
 
 
 def complete_namespaces(

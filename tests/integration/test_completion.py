@@ -90,6 +90,7 @@ def test_pod_name_completes_from_the_node(podman_pod: dict[str, Any], where: lis
     # After the verb, too, and with -n - (no Kubernetes namespace: podman's pods).
     assert bash_complete("pod", "-n", "-", *where, "nsi-cmp-") == [f"plain,{POD}"]
     assert bash_complete("pod", "-n", f"nowhere-{TAG}", "nsi-cmp-") == []
+    assert bash_complete("pod", "pod/nsi-cmp-") == [f"plain,pod/{POD}"]  # as -o name says it
 
 
 @pytest.mark.root
@@ -114,7 +115,7 @@ def test_kubectl_plugin_completer(podman_pod: dict[str, Any]) -> None:
     """kubectl's protocol: candidates a line, then cobra's directive (4: no file names)."""
     result = run(["kubectl_complete-nsinspect", "pod", "nsi-cmp-"])
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines() == [POD, ":4"]
+    assert result.stdout.splitlines() == [f"{POD}\t-", ":4"]  # described: no namespace
     commands = run(["kubectl_complete-nsinspect", "po"]).stdout.splitlines()
     assert [line.split("\t")[0] for line in commands] == ["pod", "pods", ":4"]
     assert commands[0].startswith("pod\tReport one pod")  # with its description
@@ -130,7 +131,7 @@ def test_kubectl_completes_the_plugin(podman_pod: dict[str, Any]) -> None:
     assert kubectl is not None
     result = run([str(kubectl), "__complete", "nsinspect", "pod", "nsi-cmp-"])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [POD, ":4"]
+    assert result.stdout.splitlines() == [f"{POD}\t-", ":4"]
 
 
 def test_completion_never_prints_an_error(tmp_path: Path) -> None:

@@ -84,14 +84,27 @@ class LocalSource:
                 self._targeted = TargetedScan(self.config)
             except ProcRootError as exc:
                 raise click.UsageError(str(exc)) from exc
-        snapshot = self._targeted.snapshot(name, namespace)
+        snapshot = self._targeted.snapshot(name, namespace, runtimes=not self._names_configured())
         if snapshot is None:
             return None
-        reports = NodeReports(snapshot)
-        named = [p for p in snapshot.pods if p.name == name and p.namespace == ""]
+        named = [
+            pod
+            for pod in snapshot.pods
+            if pod.name == name and (namespace is None or pod.namespace == namespace)
+        ]
         if len(named) != 1:
-            return None
-        return reports.pod_report(named[0])
+            return None  # the full scan's answer, or its error
+        return NodeReports(snapshot).pod_report(named[0])
+
+    def _names_configured(self) -> bool:
+        """Whether the API server may be asked for names (a usable kubeconfig, or a service
+        account): then the full scan may list the node's pods, which gives every pod its spec,
+        so a runtime's pod is reported from the full scan."""
+        if self.kubernetes is None:
+            return False
+        return bool(find_kubeconfig(self.kubernetes.kubeconfig).usable) or (
+            in_cluster_account() is not None
+        )
 
     @property
     def builder(self) -> SnapshotBuilder:

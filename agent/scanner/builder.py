@@ -39,11 +39,11 @@ from .gc_pause import gc_paused
 ALWAYS_SHOWN = (FoundBy.FLAG, FoundBy.PROCESS)
 
 
-def _searchable(path: str) -> str | None:
-    """None where `path` can be looked at (there or not), else why not (EACCES): a runtime's
-    state behind a directory the scanner may not search is unseen, not absent."""
+def searchable_reason(host_root: str, location: RuntimeLocation) -> str | None:
+    """None where a runtime's path can be looked at (there or not), else why not (EACCES): a
+    runtime's state behind a directory the scanner may not search is unseen, not absent."""
     try:
-        os.stat(path)
+        os.stat(under_root(host_root, location.path))
     except PermissionError as exc:
         return errno_name(exc)
     except (OSError, ValueError):
@@ -88,7 +88,7 @@ class SnapshotBuilder:
     def _out_of_reach(self, location: RuntimeLocation, errors: list[ScanError]) -> str:
         """NOT_PRESENT for a runtime's path that is not on the node; the reason (recorded as a
         RUNTIME scan error) for one the scanner may not look at."""
-        reason = _searchable(under_root(self.config.host_root, location.path))
+        reason = searchable_reason(self.config.host_root, location)
         if reason is None:
             return NOT_PRESENT
         errors.append(ScanError(ScanStage.RUNTIME, reason, path=location.shown_path))

@@ -2,10 +2,9 @@
 
 Each report comes through the real `nsinspect` executable and is compared with the report a
 full scan of the node gives for the same pod (everything but `taken_at` and the process facts
-that move on their own, CPU time and RSS): synthetic pods (answered the targeted way, which the
-test checks), one of them in another pod's pid namespace (the `other` verdict, which needs the
-other pod's sandbox), a podman pod and a CRI pod (answered by the full scan, as the targeted way
-leaves runtimes' pods to it).
+that move on their own, CPU time and RSS): synthetic pods, one of them in another pod's pid
+namespace (the `other` verdict, which needs the other pod's sandbox), a podman pod and a CRI
+pod; each test checks the targeted way answered (agent/scanner/targeted.py).
 """
 
 from __future__ import annotations
@@ -153,7 +152,7 @@ def test_a_container_in_another_pods_pid_namespace_is_judged_other(
 def test_a_podman_pod_is_reported_as_the_full_scan_does() -> None:
     name = f"nsi-targeted-{uuid.uuid4().hex[:8]}"
     with kube_play(pod_yaml(name, SEED_CONTAINERS)):
-        assert TargetedScan(ScanConfig()).snapshot(name, None) is None  # the runtime's pod
+        assert TargetedScan(ScanConfig()).snapshot(name, None) is not None
         assert comparable(cli_report(name)) == comparable(full_report(name, ""))
 
 
@@ -164,8 +163,24 @@ def test_a_cri_pod_is_reported_as_the_full_scan_does(cri_node: CriNode) -> None:
     spec = PodSpec(f"nsi-targeted-{suffix}", {"app": ["tail", "-f", "/dev/null"]}, pid="POD")
     pod = cri_node.run_pod(spec)
     try:
+        assert TargetedScan(ScanConfig()).snapshot(spec.name, spec.namespace) is not None
         shown = cli_report(spec.name, "-n", spec.namespace)
         assert shown["pod"]["uid"] == pod.uid
+        assert comparable(shown) == comparable(full_report(spec.name, spec.namespace))
+    finally:
+        cri_node.remove_pod(pod)
+
+
+@pytest.mark.containerd
+def test_a_host_network_pod_is_left_to_the_full_scan(cri_node: CriNode) -> None:
+    """Any process of the node's may own its sockets: only a full scan reads them all."""
+    suffix = uuid.uuid4().hex[:8]
+    spec = PodSpec(f"nsi-targeted-host-{suffix}", {"app": ["tail", "-f", "/dev/null"]},
+                   network="NODE")  # fmt: skip
+    pod = cri_node.run_pod(spec)
+    try:
+        assert TargetedScan(ScanConfig()).snapshot(spec.name, spec.namespace) is None
+        shown = cli_report(spec.name, "-n", spec.namespace)
         assert comparable(shown) == comparable(full_report(spec.name, spec.namespace))
     finally:
         cri_node.remove_pod(pod)

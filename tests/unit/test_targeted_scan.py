@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from harness import fakenode
+from harness.fakepodman import podman_cgroup
 from harness.fakeproc import HOST_NS, FakeProc, nsfs_mount_line
 from nsinspect.agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
 from nsinspect.agent.scanner.targeted import TargetedScan
 
 NET_A, NET_B = 4026532100, 4026532200
+UID = "3f1c0a52-7a4e-4d6b-9e38-2b7c5d9e1a07"
 # A's sandbox has a pid namespace of its own; one of B's containers runs in it.
 PID_A = 4026532150
 
@@ -105,7 +108,7 @@ def test_a_pinned_network_namespace_leaves_it_to_the_full_scan(node: FakeProc) -
 def test_a_process_in_a_containers_cgroup_leaves_it_to_the_runtimes(node: FakeProc) -> None:
     cid = "a" * 64
     node.add(102, "worker", start_time=12, namespaces=pod_namespaces(NET_A),
-             cgroup=f"0::/kubepods/besteffort/pod1234/{cid}")  # fmt: skip
+             cgroup=f"0::/kubepods/besteffort/pod{UID}/{cid}")  # fmt: skip
     assert TargetedScan(config(node)).snapshot(f"net-{NET_A}", None) is None
 
 
@@ -121,3 +124,68 @@ def test_other_names_leave_it_to_the_full_scan(
 
 def test_the_nodes_own_network_is_no_pod(node: FakeProc) -> None:
     assert TargetedScan(config(node)).snapshot(f"net-{HOST_NS['net']}", None) is None
+
+
+@pytest.fixture
+def podman_node(tmp_path: Path) -> fakenode.Node:
+    """The fake node's podman seed pod, and pod B whose app is in the seed's network."""
+    node = fakenode.Node(tmp_path)
+    node.seed_pod()
+    node.proc.add(50, "sshd", start_time=5)
+    node.podman.add_pod(fakenode.POD_B, "intruder")
+    node.podman.add_container(fakenode.INFRA_B, "b-infra")
+    node.podman.add_container(fakenode.APP_B, "intruder-app", sandbox_id=fakenode.INFRA_B)
+    own = {"net": fakenode.NET_B, "ipc": fakenode.IPC_B, "uts": fakenode.UTS_B}
+    node.proc.add(400, "catatonit", start_time=40, namespaces=own,
+                  cgroup=podman_cgroup(fakenode.POD_B, fakenode.INFRA_B))  # fmt: skip
+    node.proc.add(410, "sleep", start_time=41,
+                  namespaces=own | {"net": fakenode.NET_A, "pid": 4026532880, "mnt": 4026532881},
+                  cgroup=podman_cgroup(fakenode.POD_B, fakenode.APP_B))  # fmt: skip
+    return node
+
+
+def podman_config(node: fakenode.Node) -> ScanConfig:
+    return ScanConfig(proc_root=str(node.proc.root), host_root=str(node.host_root), node_name="n1")
+
+
+@pytest.mark.parametrize("name", ["my-nginx-pod", "intruder"])
+def test_a_runtimes_pod_is_the_one_a_full_scan_finds(podman_node: fakenode.Node, name: str) -> None:
+    config = podman_config(podman_node)
+    targeted = TargetedScan(config).snapshot(name, None)
+    assert targeted is not None
+    assert 50 not in targeted.processes  # sshd: in no pod, in no namespace of theirs
+    full = NodeReports(SnapshotBuilder(config).build())
+    assert report(NodeReports(targeted), name) == report(full, name)
+
+
+def test_a_runtimes_pod_in_another_pods_network_is_other(podman_node: fakenode.Node) -> None:
+    targeted = TargetedScan(podman_config(podman_node)).snapshot("intruder", None)
+    assert targeted is not None
+    app = report(NodeReports(targeted), "intruder")["containers"][0]
+    assert app["namespaces"]["net"]["verdict"] == "other"
+    assert app["namespaces"]["net"]["other_pod"] == "my-nginx-pod"
+
+
+def test_a_netns_pinned_under_the_pods_name_leaves_it_to_the_full_scan(
+    podman_node: fakenode.Node,
+) -> None:
+    pin = nsfs_mount_line(30, "net", fakenode.NET_B, "/run/netns/my-nginx-pod")
+    podman_node.proc.set_mountinfo(1, [pin])
+    assert TargetedScan(podman_config(podman_node)).snapshot("my-nginx-pod", None) is None
+
+
+def test_a_pod_known_from_its_cgroup_alone_leaves_it_to_the_full_scan(
+    podman_node: fakenode.Node,
+) -> None:
+    # kubelet's layout, no runtime that knows the container: the API server may name the pod.
+    podman_node.proc.add(500, "app", start_time=50,
+                         cgroup=f"0::/kubepods/besteffort/pod{UID}/{'c' * 64}")  # fmt: skip
+    assert TargetedScan(podman_config(podman_node)).snapshot("my-nginx-pod", None) is None
+
+
+def test_an_unknown_name_or_namespace_leaves_it_to_the_full_scan(
+    podman_node: fakenode.Node,
+) -> None:
+    config = podman_config(podman_node)
+    assert TargetedScan(config).snapshot("nope", None) is None
+    assert TargetedScan(config).snapshot("my-nginx-pod", "default") is None

@@ -30,7 +30,8 @@ unused_paths='^/usr/share/(doc|man|info|locale|lintian|gdb|bug|bash-completion|b
 # links kept as links; tar, since coreutils 9.1's `cp -a --parents` fails in an overlay.
 copy_packages() {
   dpkg -L "$@" | grep -Ev "$unused_paths" | while read -r path; do
-    real="$(readlink -f "$(dirname "$path")")/$(basename "$path")"
+    directory=$(readlink -f "$(dirname "$path")")
+    real="${directory%/}/$(basename "$path")"
     if [ -f "$real" ] || [ -L "$real" ]; then
       echo "${real#/}"
     fi

@@ -131,7 +131,9 @@ class TargetedScan:
             raise UnsettledError("the network namespace is pinned")
         members = around.links.holding("net", net)
         self.read(around.processes, members, around.errors)
-        considered = self.close_over(around, members, GROUP_TYPES, lambda pid: ())
+        considered = self.close_over(
+            around, members, GROUP_TYPES, lambda holders: self.with_networks(around, holders)
+        )
         settled(around.errors, around.host)
         for pid in considered:
             process = around.processes.get(pid)
@@ -144,25 +146,29 @@ class TargetedScan:
         around: Surroundings,
         members: Iterable[int],
         shared: frozenset[str],
-        pod_of: Callable[[int], Iterable[int]],
+        expand: Callable[[list[int]], Iterable[int]],
     ) -> set[int]:
         """Read what may be another pod's sandbox: every process in a namespace of `members`
         that is neither the node's nor `shared` by them all by definition (any of them may be
-        a container's init), with the rest of its pod (`pod_of`: a runtime's pod, by cgroup)
-        and of its network namespace (the group it would hold). One link of every process per
-        such type. The pids considered, `members` included."""
-        links, host = around.links, around.host
+        a container's init), `expand`ed to what tells whether it is one (the group it would
+        hold, its pod). One link of every process per such type. The pids considered,
+        `members` included."""
         considered = set(members)
-        for ns_type, inode in sorted(foreign_namespaces(around.processes, members, host, shared)):
-            for holder in links.holding(ns_type, inode):
-                added = [holder, *pod_of(holder)]
-                for pid in list(added):
-                    pid_net = links.inode("net", pid)
-                    if pid_net is not None and pid_net != host.namespaces.get("net"):
-                        added += links.holding("net", pid_net)
-                self.read(around.processes, added, around.errors)
-                considered.update(added)
+        foreign = foreign_namespaces(around.processes, members, around.host, shared)
+        for ns_type, inode in sorted(foreign):
+            added = list(expand(around.links.holding(ns_type, inode)))
+            self.read(around.processes, added, around.errors)
+            considered.update(added)
         return considered
+
+    def with_networks(self, around: Surroundings, pids: Iterable[int]) -> list[int]:
+        """`pids` with the rest of each one's network namespace but the node's: the group a
+        process would hold, complete."""
+        links, host_net = around.links, around.host.namespaces.get("net")
+        found = list(pids)
+        for net in {links.inode("net", pid) for pid in found} - {None, host_net}:
+            found += links.holding("net", net) if net is not None else []
+        return found
 
     def finish(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..discovery.procfs import CGROUP_CAP, parse_cgroup
 from ..discovery.runtime_processes import RuntimeProcessReader
@@ -54,23 +54,16 @@ def runtime_pod_snapshot(scan: TargetedScan, name: str, namespace: str | None) -
     }
     if len(named) != 1:
         raise UnsettledError(f"{len(named)} pods of that name")
-    members = pods[named.pop()]
-    scan.read(around.processes, members, around.errors)
-    # The rest of their network namespaces: who else may own a socket of the pod's. In the
-    # node's (hostNetwork), that is every process of the node's: a full scan.
-    host_net = around.host.namespaces.get("net")
-    nets = {around.links.inode("net", pid) for pid in members} - {None}
-    if host_net in nets:
+    own = pods[named.pop()]
+    if around.host.namespaces.get("net") in {around.links.inode("net", p) for p in own}:
+        # Who else may own a socket of the pod's: in the node's network namespace
+        # (hostNetwork), every process of the node's; a full scan.
         raise UnsettledError("the pod uses the node's network namespace")
-    scan.read(around.processes, [p for n in nets if n for p in around.links.holding("net", n)],
-              around.errors)  # fmt: skip
-
-    def pod_of(pid: int) -> list[int]:
-        match = memberships.get(pid)
-        identity = identities.get(match.container_id) if match is not None else None
-        return pods.get(_pod_key(identity), []) if identity is not None else []
-
-    scan.close_over(around, members, frozenset(), pod_of)
+    complete = _Completion(scan, around, memberships, identities, pods)
+    # The pod, with the rest of its network namespaces (the sockets' owners) and the pods and
+    # groups there: all whole, so that pairing what was read finds each of them as a scan does.
+    scan.read(around.processes, complete(own), around.errors)
+    scan.close_over(around, own, frozenset(), complete)
     settled(around.errors, around.host)
     read = {
         pid: match.container_id
@@ -78,6 +71,47 @@ def runtime_pod_snapshot(scan: TargetedScan, name: str, namespace: str | None) -
         if pid in around.processes and match.container_id in identities
     }
     return scan.finish(around, read, identities)
+
+
+class _Completion:
+    """Processes, with every process of their pods and of their network namespaces (but the
+    node's), and so on until nothing is added: what was read then holds each pod and group
+    it touches whole, never a part that pairing would take for something else."""
+
+    def __init__(
+        self,
+        scan: TargetedScan,
+        around: Surroundings,
+        memberships: Mapping[int, CgroupMatch],
+        identities: Mapping[str, ContainerIdentity],
+        pods: Mapping[PodKey, list[int]],
+    ) -> None:
+        self.scan, self.around = scan, around
+        self.memberships, self.identities, self.pods = memberships, identities, pods
+        self._nets: dict[int, list[int]] = {}
+
+    def __call__(self, pids: Iterable[int]) -> list[int]:
+        links, host_net = self.around.links, self.around.host.namespaces.get("net")
+        seen: set[int] = set()
+        pending = list(pids)
+        while pending:
+            pid = pending.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            more = self._pod_of(pid)
+            net = links.inode("net", pid)
+            if net is not None and net != host_net:
+                if net not in self._nets:
+                    self._nets[net] = links.holding("net", net)
+                more = [*more, *self._nets[net]]
+            pending += [p for p in more if p not in seen]
+        return sorted(seen)
+
+    def _pod_of(self, pid: int) -> list[int]:
+        match = self.memberships.get(pid)
+        identity = self.identities.get(match.container_id) if match is not None else None
+        return self.pods.get(_pod_key(identity), []) if identity is not None else []
 
 
 def _pod_key(identity: ContainerIdentity) -> PodKey:

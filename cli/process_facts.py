@@ -44,9 +44,9 @@ def process_report_fact_lines(report: ProcessReport, now: float | None = None) -
         return [f"Process: {UNREAD}"]
     now = time.time() if now is None else now
     user, uid, threads, rss, cpu, started = fact_cells(facts, now)
+    thread_count = f"{threads} thread{'' if facts.threads == 1 else 's'}"
     return [
-        f"Process: user {user} (uid {uid}), {threads} threads, RSS {rss}, CPU {cpu}, "
-        f"started {started}"
+        f"Process: user {user} (uid {uid}), {thread_count}, RSS {rss}, CPU {cpu}, started {started}"
     ]
 
 

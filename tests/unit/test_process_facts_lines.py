@@ -84,6 +84,9 @@ def test_a_process_gets_one_line_or_says_why_not() -> None:
         "Process: user www\x1b[31m (uid 33), 4 threads, RSS 5.0Mi, CPU 1.50s, "
         "started 2027-01-15T04:59:55Z (3h ago)"
     )
+    one = msgspec.structs.replace(FACTS, threads=1)
+    line = process_report_fact_lines(msgspec.structs.replace(report, process=one), NOW)[0]
+    assert ", 1 thread, " in line
 
 
 def test_sizes_and_ages_read_as_kubectl_writes_them() -> None:

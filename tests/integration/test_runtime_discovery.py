@@ -115,7 +115,7 @@ def check_named(
             "uid": pod.uid,
             "runtime": "containerd",
             "source": source,
-        }
+        } | ({"labels": pod.spec.labels} if source == "cri" else {})
         assert item["sandbox"]["id"] == pod.sandbox_id
         containers = {c["name"]: c["id"] for c in item["containers"]}
         assert containers == pod.container_ids

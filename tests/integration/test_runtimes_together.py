@@ -45,6 +45,7 @@ def test_cli_pod_reports_a_cri_pod(
         "uid": pod.uid,
         "runtime": "containerd",
         "source": "cri",
+        "labels": pod.spec.labels,  # the sandbox's, less the keys kubelet adds
     }
     assert report["sandbox"]["id"] == pod.sandbox_id
     assert report["sandbox"]["process"] == "present"

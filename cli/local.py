@@ -12,6 +12,7 @@ from .terminal_text import echo_lines
 
 if TYPE_CHECKING:
     from ..agent.daemon.kube_intent import NodeIntents
+    from ..agent.namespace_contents.netlink_helper import NetlinkHelper
     from ..agent.report import PodReport
     from ..agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
     from ..agent.scanner.targeted import TargetedScan
@@ -41,6 +42,7 @@ class LocalSource:
         # need names change.
         self._intents: NodeIntents = {}
         self._unnamed: frozenset[str] | None = None
+        self._helper_started = False
 
     @property
     def reports(self) -> NodeReports:
@@ -59,21 +61,39 @@ class LocalSource:
         from .lookup import find_pod
         from .output import warn_unseen
 
-        if self._reports is None:
-            report = self._targeted_report(name, namespace)
-            if report is not None:
-                return report
-        reports = self.reports
+        helper = self._netlink_helper()
         try:
-            found = find_pod(reports.pod_names(), name, namespace)
-        except click.ClickException:
-            warn_unseen(reports.unseen)  # the pod may be among what the scan could not see
-            raise
-        pod = reports.find(*found)
-        assert pod is not None  # found among the same snapshot's pods
-        return reports.pod_report(pod)
+            if self._reports is None:
+                report = self._targeted_report(name, namespace, helper)
+                if report is not None:
+                    return report
+            reports = self.reports
+            try:
+                found = find_pod(reports.pod_names(), name, namespace)
+            except click.ClickException:
+                warn_unseen(reports.unseen)  # the pod may be among what the scan could not see
+                raise
+            pod = reports.find(*found)
+            assert pod is not None  # found among the same snapshot's pods
+            return reports.pod_report(pod, netlink=helper)
+        finally:
+            if helper is not None:
+                helper.close()
 
-    def _targeted_report(self, name: str, namespace: str | None) -> PodReport | None:
+    def _netlink_helper(self) -> NetlinkHelper | None:
+        """For the first pod report only: a child that imports pyroute2 while this process
+        scans, and then does the report's netlink reads (agent.namespace_contents.
+        netlink_helper). Later reports (-w) import it here once instead of once a look."""
+        if self._helper_started:
+            return None
+        self._helper_started = True
+        from ..agent.namespace_contents.netlink_helper import NetlinkHelper
+
+        return NetlinkHelper.start()
+
+    def _targeted_report(
+        self, name: str, namespace: str | None, helper: NetlinkHelper | None = None
+    ) -> PodReport | None:
         """The pod's report from a scan of what it needs, or None where only a full scan can
         tell (then the full scan answers, errors included)."""
         from ..agent.scanner import NodeReports, ProcRootError
@@ -94,7 +114,7 @@ class LocalSource:
         ]
         if len(named) != 1:
             return None  # the full scan's answer, or its error
-        return NodeReports(snapshot).pod_report(named[0])
+        return NodeReports(snapshot).pod_report(named[0], netlink=helper)
 
     def _names_configured(self) -> bool:
         """Whether the API server may be asked for names (a usable kubeconfig, or a service

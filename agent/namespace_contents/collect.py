@@ -20,7 +20,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Any
 
 from ..discovery.privileges import (
     CAP_SYS_ADMIN,
@@ -29,10 +28,10 @@ from ..discovery.privileges import (
     lacking,
 )
 from ..discovery.procfs import read_stat
-from ..model import Pod, Snapshot, errno_name
+from ..model import Pod, Snapshot
 from . import ipc, uts
-from .details import IpcDetails, NetnsView, NetworkDetails, PodDetails, UtsDetails
-from .interfaces import describe, nsid_of, rtnl_session
+from .details import IpcDetails, NetworkDetails, PodDetails, UtsDetails
+from .netlink_reads import NetlinkAnswerer, NetlinkRequest, answer, reason_of
 from .nsread import InsideRead, read_inside
 from .peers import NodeSide, link_peers
 from .procnet import procfs_view
@@ -43,12 +42,6 @@ from .sockets import (
     missing_owner_reason,
     read_listening,
 )
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno:
-        return errno_name(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def own_net_inode() -> int | None:
@@ -84,44 +77,6 @@ def members(pod: Pod, ns_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(inside), tuple(outside)
 
 
-def _try_nsid(session: Any, ns_path: str) -> tuple[int | None, str]:
-    """The id, or None and why: an id is a refinement, matching falls back to indexes."""
-    try:
-        nsid = nsid_of(session, ns_path)
-    except Exception as exc:  # OSError opening the path, NetlinkError from the kernel
-        return None, f"{ns_path}: {_reason(exc)}"
-    return nsid, "" if nsid is not None else "the node has given it no id"
-
-
-def _pod_view(
-    snapshot: Snapshot, pid: int, own: bool, node_path: str
-) -> tuple[NetnsView, int | None]:
-    """The pod's namespace (netlink where allowed, else procfs), and the id it gives the node's."""
-    why = None if own else lacking(CAP_SYS_ADMIN, "entering the pod's network namespace")
-    if why is None:
-        try:
-            with rtnl_session(f"{snapshot.proc_root}/{pid}/ns/net", own) as session:
-                return describe(session), _try_nsid(session, node_path)[0]
-        except Exception as exc:  # pyroute2 raises OSError, NetlinkError, TimeoutError, ...
-            why = f"entering the pod's network namespace failed: {_reason(exc)}"
-    return procfs_view(snapshot.proc_root, pid, why), None
-
-
-def _node_side(snapshot: Snapshot, pod_path: str, own_inode: int | None) -> NodeSide:
-    host_inode = snapshot.host.namespaces.get("net")
-    own = own_inode is not None and own_inode == host_inode
-    why = None if own else lacking(CAP_SYS_ADMIN, "entering the node's network namespace")
-    if why is None:
-        try:
-            with rtnl_session(f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net", own) as session:
-                view = describe(session)
-                pod_nsid, nsid_missing = _try_nsid(session, pod_path)
-                return NodeSide(view, host_inode, pod_nsid, None, nsid_missing=nsid_missing)
-        except Exception as exc:  # as in _pod_view
-            why = f"reading the node's network namespace failed: {_reason(exc)}"
-    return NodeSide(None, host_inode, None, None, why)
-
-
 def _socket_groups(
     pod: Pod, snapshot: Snapshot, ns_inode: int | None
 ) -> Iterator[list[PodProcess]]:
@@ -155,7 +110,31 @@ def _socket_groups(
         ]
 
 
-def network_details(pod: Pod, snapshot: Snapshot, seconds: dict[str, float]) -> NetworkDetails:
+def _netlink_request(
+    snapshot: Snapshot, pid: int, ns_inode: int | None, host_network: bool
+) -> tuple[NetlinkRequest, str | None, str | None]:
+    """What to read by netlink, and why the pod's or the node's namespace is not (None: it is)."""
+    own_inode = own_net_inode()
+    pod_own = own_inode is not None and own_inode == ns_inode
+    pod_why = None if pod_own else lacking(CAP_SYS_ADMIN, "entering the pod's network namespace")
+    node_own = own_inode is not None and own_inode == snapshot.host.namespaces.get("net")
+    node_why = None
+    if not host_network and not node_own:
+        node_why = lacking(CAP_SYS_ADMIN, "entering the node's network namespace")
+    request = NetlinkRequest(
+        pod_path=f"{snapshot.proc_root}/{pid}/ns/net",
+        pod_read=pod_why is None,
+        pod_own=pod_own,
+        node_path=f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net",
+        node_read=not host_network and node_why is None,
+        node_own=node_own,
+    )
+    return request, pod_why, node_why
+
+
+def network_details(
+    pod: Pod, snapshot: Snapshot, seconds: dict[str, float], netlink: NetlinkAnswerer = answer
+) -> NetworkDetails:
     started = time.perf_counter()
     ns_inode = pod.sandbox.namespaces.get("net")
     host_network = ns_inode is not None and ns_inode == snapshot.host.namespaces.get("net")
@@ -164,15 +143,27 @@ def network_details(pod: Pod, snapshot: Snapshot, seconds: dict[str, float]) -> 
     if pid is None:
         why = {"network": "no process of the pod is running to read its network namespace from"}
         return NetworkDetails(ns_inode, None, host_network, "", (), (), (), inside, outside, why)
-    own_inode = own_net_inode()
-    node_path = f"{snapshot.proc_root}/{snapshot.host.pid}/ns/net"
-    view, node_nsid = _pod_view(
-        snapshot, pid, own_inode is not None and own_inode == ns_inode, node_path
-    )
+    request, pod_why, node_why = _netlink_request(snapshot, pid, ns_inode, host_network)
+    answers = netlink(request)
+    # The pod's namespace: netlink where allowed, else procfs; and the id it gives the node's.
+    if pod_why is None and answers.pod_view is not None:
+        view, node_nsid = answers.pod_view, answers.node_nsid
+    else:
+        failed = pod_why or f"entering the pod's network namespace failed: {answers.pod_failure}"
+        view, node_nsid = procfs_view(snapshot.proc_root, pid, failed), None
     unavailable = dict(view.unavailable)
     interfaces = view.interfaces
     if not host_network:
-        node = _node_side(snapshot, f"{snapshot.proc_root}/{pid}/ns/net", own_inode)
+        host_inode = snapshot.host.namespaces.get("net")
+        if node_why is None and answers.node_failure:
+            node_why = f"reading the node's network namespace failed: {answers.node_failure}"
+        if node_why is None:
+            node = NodeSide(
+                answers.node_view, host_inode, answers.pod_nsid, None,
+                nsid_missing=answers.nsid_missing,
+            )  # fmt: skip
+        else:
+            node = NodeSide(None, host_inode, None, None, node_why)
         interfaces = link_peers(view, replace(node, node_nsid=node_nsid))
         if node.unavailable:
             unavailable["peer"] = node.unavailable
@@ -226,7 +217,7 @@ def changed_process(snapshot: Snapshot, pids: Iterable[int]) -> str | None:
         except FileNotFoundError:
             return f"pid {pid} has exited since the scan; the pod changed: ask again"
         except (OSError, ValueError) as exc:  # parse_stat raises only ValueError
-            return f"pid {pid} could not be checked against the scan: {_reason(exc)}"
+            return f"pid {pid} could not be checked against the scan: {reason_of(exc)}"
         if now.start_time != seen.start_time or now.state in ("Z", "X"):
             return (
                 f"pid {pid} is no longer the process the scan saw ({seen.comm!r}, started at "
@@ -248,8 +239,9 @@ def unavailable_details(pod: Pod, snapshot: Snapshot, reason: str) -> PodDetails
     )
 
 
-def pod_details(pod: Pod, snapshot: Snapshot) -> PodDetails:
-    """Everything inside the pod's shared namespaces, with how long each step took."""
+def pod_details(pod: Pod, snapshot: Snapshot, netlink: NetlinkAnswerer = answer) -> PodDetails:
+    """Everything inside the pod's shared namespaces, with how long each step took; `netlink`
+    does the netlink reads (in this process, or a helper's: netlink_helper.py)."""
     ipc_members, _ = members(pod, "ipc")
     candidates = [
         pid
@@ -263,7 +255,7 @@ def pod_details(pod: Pod, snapshot: Snapshot) -> PodDetails:
         return unavailable_details(pod, snapshot, changed)
 
     seconds: dict[str, float] = {}
-    network = network_details(pod, snapshot, seconds)
+    network = network_details(pod, snapshot, seconds, netlink)
 
     started = time.perf_counter()
     read = _read_uts_ipc(pod, snapshot)

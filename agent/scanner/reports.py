@@ -29,6 +29,7 @@ from ..report import (
 from ..report.incomplete import Privileges, snapshot_summary
 
 if TYPE_CHECKING:
+    from ..namespace_contents.netlink_reads import NetlinkAnswerer
     from .process_facts import ProcessFactsReader
 
 
@@ -62,19 +63,23 @@ class NodeReports:
             (p for p in self.snapshot.pods if (p.namespace, p.name) == (namespace, name)), None
         )
 
-    def pod_report(self, pod: Pod, contents: bool = True) -> PodReport:
+    def pod_report(
+        self, pod: Pod, contents: bool = True, netlink: NetlinkAnswerer | None = None
+    ) -> PodReport:
         """One pod's report; with `contents`, what is inside its shared namespaces too, and
-        the process facts of each container's main process."""
+        the process facts of each container's main process. `netlink` does the netlink reads
+        of the contents (a helper started earlier: namespace_contents.netlink_helper), else
+        this process does them."""
         if not contents:
             report = build.pod_report(pod, self.snapshot)
         else:
-            from ..namespace_contents.collect import pod_details  # pyroute2: ~8 MiB, if asked
+            from ..namespace_contents.collect import pod_details
+            from ..namespace_contents.netlink_reads import answer  # pyroute2 when called
 
             mains = [self.snapshot.processes.get(c.pid) for c in pod.containers if c.pid]
             facts = self._facts.facts(p for p in mains if p is not None)
-            report = build.pod_report(
-                pod, self.snapshot, pod_details(pod, self.snapshot), process_facts=facts
-            )
+            details = pod_details(pod, self.snapshot, netlink or answer)
+            report = build.pod_report(pod, self.snapshot, details, process_facts=facts)
         return msgspec.structs.replace(report, errors=report.errors + self.unseen)
 
     def process_report(self, pid: int) -> ProcessReport | None:

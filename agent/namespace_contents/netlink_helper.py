@@ -1,0 +1,142 @@
+"""A child forked before a pod's scan, ready by the time the scan is done to do its netlink reads.
+
+`nsinspect pod NAME` spends ~100 ms importing pyroute2, about as long as the targeted scan reads
+/proc: on a machine with two cores the child imports it while the parent scans, then answers one
+request with the same code the parent would run (`netlink_reads.answer`), and waits for the
+parent's report to be done (it is one of the node's processes a scan reads, as the parent is, and
+must not vanish between the scan and the details: it would count as unreadable). The parent
+falls back to answering itself when the child is gone, fails, or does not answer in time, so the
+details are the same either way; only where the reads run differs. (The namespaces are entered
+as in the parent: pyroute2's NetNS forks its own helper from the child.)
+
+Forked while the CLI has no other thread. The child touches nothing of the parent's but its own
+pipe ends, and leaves with os._exit (no atexit, no flush of the parent's buffered output).
+Messages are a pickle with its length before it, between processes of the same program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import time
+
+from .netlink_reads import NetlinkAnswers, NetlinkRequest, answer
+
+LENGTH = struct.Struct("!Q")
+# pyroute2's own timeouts are seconds; a child that takes longer than this has a problem the
+# parent's own attempt will show.
+ANSWER_TIMEOUT_SECONDS = 30.0
+
+
+class NetlinkHelper:
+    """One request's answerer, started early; `close` it when no request came."""
+
+    def __init__(self, pid: int, requests: int, answers: int) -> None:
+        self.pid = pid
+        self._requests = requests  # our write end
+        self._answers = answers  # our read end
+        self._asked = False
+        self._answered = False
+        self._closed = False
+
+    @classmethod
+    def start(cls) -> NetlinkHelper | None:
+        """Fork the child (None when fork fails: the parent then answers itself)."""
+        request_read, request_write = os.pipe()
+        answer_read, answer_write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (request_read, request_write, answer_read, answer_write):
+                os.close(fd)
+            return None
+        if pid == 0:  # the child
+            os.close(request_write)
+            os.close(answer_read)
+            _serve(request_read, answer_write)
+        os.close(request_read)
+        os.close(answer_write)
+        return cls(pid, request_write, answer_read)
+
+    def __call__(self, request: NetlinkRequest) -> NetlinkAnswers:
+        """The child's answer, or this process's own when the child gives none (or was
+        asked already: it answers once)."""
+        if not self._asked and not self._closed:
+            self._asked = True
+            try:
+                _send(self._requests, pickle.dumps(request))
+                answers = pickle.loads(_receive(self._answers, ANSWER_TIMEOUT_SECONDS))
+            except Exception:  # gone, closed, late, or garbled: this process answers
+                answers = None
+            if isinstance(answers, NetlinkAnswers):
+                self._answered = True
+                return answers
+            self.close()
+        return answer(request)
+
+    def close(self) -> None:
+        """End the child and reap it. Having answered, it waits for this (a process alive
+        until the report is done, as this one is, whose fds a scan of the node reads like any
+        other's); else it is killed, wherever it is."""
+        if self._closed:
+            return
+        self._closed = True
+        for fd in (self._requests, self._answers):
+            os.close(fd)
+        with contextlib.suppress(ChildProcessError):
+            if not self._answered:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+
+
+def _serve(requests: int, answers: int) -> None:
+    """The child: import pyroute2, wait for the request, answer it, exit. Never returns."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
+        from . import interfaces  # noqa: F401  the import this child is for
+
+        request = pickle.loads(_receive(requests, None))
+        if isinstance(request, NetlinkRequest):
+            _send(answers, pickle.dumps(answer(request)))
+            os.read(requests, 1)  # the parent closes its end once its report is done
+            code = 0
+    except BaseException:  # nothing of the child may reach the parent's terminal
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _send(fd: int, payload: bytes) -> None:
+    data = memoryview(LENGTH.pack(len(payload)) + payload)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _receive(fd: int, timeout: float | None) -> bytes:
+    """One message; EOFError when the other end closed first, TimeoutError past `timeout`."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    header = _read_exactly(fd, LENGTH.size, deadline)
+    (length,) = LENGTH.unpack(header)
+    return _read_exactly(fd, length, deadline)
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        if deadline is not None:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("the netlink helper did not answer")
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the netlink helper closed its pipe")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)

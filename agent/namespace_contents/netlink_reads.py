@@ -1,0 +1,91 @@
+"""The netlink reads of a pod's network details: its namespace and the node's, each described
+and asked for the id it gives the other (interfaces.py does the reading).
+
+They are asked for together (`NetlinkRequest`) and answered together (`NetlinkAnswers`), each
+read's failure kept as its reason, so that the same code answers in this process (`answer`) or
+in a helper forked before the scan (netlink_helper.py), whose import of pyroute2 (~100 ms, more
+than the rest of `nsinspect pod`'s imports) then overlaps the scan. This module imports no
+pyroute2 itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..model import errno_name
+from .details import NetnsView
+
+
+def reason_of(exc: BaseException) -> str:
+    """An exception as a details section says it: the errno's name, else its type and text."""
+    if isinstance(exc, OSError) and exc.errno:
+        return errno_name(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class NetlinkRequest:
+    """The two namespaces' paths (each is asked for the id it gives the other), whether each is
+    read, and whether each is the namespace this process is in (read without entering)."""
+
+    pod_path: str
+    pod_read: bool
+    pod_own: bool
+    node_path: str
+    node_read: bool
+    node_own: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NetlinkAnswers:
+    """Each read's result, or "" and the reason it failed (`reason_of` its exception)."""
+
+    pod_view: NetnsView | None = None
+    node_nsid: int | None = None  # the id the pod's namespace gives the node's
+    pod_failure: str = ""
+    node_view: NetnsView | None = None
+    pod_nsid: int | None = None  # the id the node gives the pod's namespace
+    nsid_missing: str = ""  # why pod_nsid is None
+    node_failure: str = ""
+
+
+class NetlinkAnswerer(Protocol):
+    """Who answers a request: `answer` below, or a helper started earlier."""
+
+    def __call__(self, request: NetlinkRequest) -> NetlinkAnswers: ...
+
+
+def try_nsid(session: object, ns_path: str) -> tuple[int | None, str]:
+    """The id, or None and why: an id is a refinement, matching falls back to indexes."""
+    from .interfaces import nsid_of
+
+    try:
+        nsid = nsid_of(session, ns_path)
+    except Exception as exc:  # OSError opening the path, NetlinkError from the kernel
+        return None, f"{ns_path}: {reason_of(exc)}"
+    return nsid, "" if nsid is not None else "the node has given it no id"
+
+
+def answer(request: NetlinkRequest) -> NetlinkAnswers:
+    """Both reads, in this process (pyroute2 is imported here, if not yet)."""
+    from .interfaces import describe, rtnl_session
+
+    pod_view, node_nsid, pod_failure = None, None, ""
+    if request.pod_read:
+        try:
+            with rtnl_session(request.pod_path, request.pod_own) as session:
+                pod_view, node_nsid = describe(session), try_nsid(session, request.node_path)[0]
+        except Exception as exc:  # pyroute2 raises OSError, NetlinkError, TimeoutError, ...
+            pod_failure = reason_of(exc)
+    node_view, pod_nsid, nsid_missing, node_failure = None, None, "", ""
+    if request.node_read:
+        try:
+            with rtnl_session(request.node_path, request.node_own) as session:
+                node_view = describe(session)
+                pod_nsid, nsid_missing = try_nsid(session, request.pod_path)
+        except Exception as exc:  # as above
+            node_failure = reason_of(exc)
+    return NetlinkAnswers(
+        pod_view, node_nsid, pod_failure, node_view, pod_nsid, nsid_missing, node_failure
+    )

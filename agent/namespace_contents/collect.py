@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from ..discovery.privileges import (
@@ -31,7 +31,13 @@ from ..discovery.procfs import read_stat
 from ..model import Pod, Snapshot
 from . import ipc, uts
 from .details import IpcDetails, NetworkDetails, PodDetails, UtsDetails
-from .netlink_reads import NetlinkAnswerer, NetlinkRequest, answer, reason_of
+from .netlink_reads import (
+    IN_PROCESS,
+    NetlinkAnswerer,
+    NetlinkAnswers,
+    NetlinkRequest,
+    reason_of,
+)
 from .nsread import InsideRead, read_inside
 from .peers import NodeSide, link_peers
 from .procnet import procfs_view
@@ -133,62 +139,80 @@ def _netlink_request(
 
 
 def network_details(
-    pod: Pod, snapshot: Snapshot, seconds: dict[str, float], netlink: NetlinkAnswerer = answer
+    pod: Pod, snapshot: Snapshot, seconds: dict[str, float], netlink: NetlinkAnswerer = IN_PROCESS
 ) -> NetworkDetails:
-    started = time.perf_counter()
+    return start_network_details(pod, snapshot, seconds, netlink)()
+
+
+def start_network_details(
+    pod: Pod, snapshot: Snapshot, seconds: dict[str, float], netlink: NetlinkAnswerer
+) -> Callable[[], NetworkDetails]:
+    """Ask for the netlink reads and read the listening sockets; the call returned takes the
+    netlink answers (reads a helper may do meanwhile) and gives the network's details."""
     ns_inode = pod.sandbox.namespaces.get("net")
     host_network = ns_inode is not None and ns_inode == snapshot.host.namespaces.get("net")
     inside, outside = members(pod, "net")
     pid = holder_pid(pod, "net")
     if pid is None:
         why = {"network": "no process of the pod is running to read its network namespace from"}
-        return NetworkDetails(ns_inode, None, host_network, "", (), (), (), inside, outside, why)
+        details = NetworkDetails(ns_inode, None, host_network, "", (), (), (), inside, outside, why)
+        return lambda: details
     request, pod_why, node_why = _netlink_request(snapshot, pid, ns_inode, host_network)
-    answers = netlink(request)
-    # The pod's namespace: netlink where allowed, else procfs; and the id it gives the node's.
-    if pod_why is None and answers.pod_view is not None:
-        view, node_nsid = answers.pod_view, answers.node_nsid
-    else:
-        failed = pod_why or f"entering the pod's network namespace failed: {answers.pod_failure}"
-        view, node_nsid = procfs_view(snapshot.proc_root, pid, failed), None
-    unavailable = dict(view.unavailable)
-    interfaces = view.interfaces
-    if not host_network:
-        host_inode = snapshot.host.namespaces.get("net")
-        if node_why is None and answers.node_failure:
-            node_why = f"reading the node's network namespace failed: {answers.node_failure}"
-        if node_why is None:
-            node = NodeSide(
-                answers.node_view, host_inode, answers.pod_nsid, None,
-                nsid_missing=answers.nsid_missing,
-            )  # fmt: skip
-        else:
-            node = NodeSide(None, host_inode, None, None, node_why)
-        interfaces = link_peers(view, replace(node, node_nsid=node_nsid))
-        if node.unavailable:
-            unavailable["peer"] = node.unavailable
-    seconds["network"] = time.perf_counter() - started
+    pending = netlink.ask(request)
+    seconds["network"] = 0.0  # set by `finish`, the first key as before
 
     started = time.perf_counter()
     entries, table_errors = read_listening(snapshot.proc_root, pid)
-    unavailable.update({f"listening {path}": reason for path, reason in table_errors.items()})
     owners, unreadable = find_owners(
         snapshot.proc_root, {e.inode for e in entries}, _socket_groups(pod, snapshot, ns_inode)
     )
     missing = missing_owner_reason(unreadable, has_capability(CAP_SYS_PTRACE))
     listening = attach_owners(entries, owners, missing)
     seconds["sockets"] = time.perf_counter() - started
-    return NetworkDetails(
-        ns_inode=ns_inode,
-        reader_pid=pid,
-        host_network=host_network,
-        read_via=view.read_via,
-        interfaces=interfaces,
-        routes=view.routes,
-        listening=listening,
-        members=inside,
-        outside=outside,
-        unavailable=unavailable,
+
+    def finish() -> NetworkDetails:
+        started = time.perf_counter()
+        answers = pending()
+        # The pod's namespace: netlink where allowed, else procfs; the id it gives the node's.
+        if pod_why is None and answers.pod_view is not None:
+            view, node_nsid = answers.pod_view, answers.node_nsid
+        else:
+            failure = answers.pod_failure
+            failed = pod_why or f"entering the pod's network namespace failed: {failure}"
+            view, node_nsid = procfs_view(snapshot.proc_root, pid, failed), None
+        unavailable = dict(view.unavailable)
+        interfaces = view.interfaces
+        if not host_network:
+            node = _node_side(snapshot, answers, node_why)
+            interfaces = link_peers(view, replace(node, node_nsid=node_nsid))
+            if node.unavailable:
+                unavailable["peer"] = node.unavailable
+        unavailable.update({f"listening {path}": why for path, why in table_errors.items()})
+        seconds["network"] = time.perf_counter() - started
+        return NetworkDetails(
+            ns_inode=ns_inode,
+            reader_pid=pid,
+            host_network=host_network,
+            read_via=view.read_via,
+            interfaces=interfaces,
+            routes=view.routes,
+            listening=listening,
+            members=inside,
+            outside=outside,
+            unavailable=unavailable,
+        )
+
+    return finish
+
+
+def _node_side(snapshot: Snapshot, answers: NetlinkAnswers, why: str | None) -> NodeSide:
+    host_inode = snapshot.host.namespaces.get("net")
+    if why is None and answers.node_failure:
+        why = f"reading the node's network namespace failed: {answers.node_failure}"
+    if why is not None:
+        return NodeSide(None, host_inode, None, None, why)
+    return NodeSide(
+        answers.node_view, host_inode, answers.pod_nsid, None, nsid_missing=answers.nsid_missing
     )
 
 
@@ -239,7 +263,7 @@ def unavailable_details(pod: Pod, snapshot: Snapshot, reason: str) -> PodDetails
     )
 
 
-def pod_details(pod: Pod, snapshot: Snapshot, netlink: NetlinkAnswerer = answer) -> PodDetails:
+def pod_details(pod: Pod, snapshot: Snapshot, netlink: NetlinkAnswerer = IN_PROCESS) -> PodDetails:
     """Everything inside the pod's shared namespaces, with how long each step took; `netlink`
     does the netlink reads (in this process, or a helper's: netlink_helper.py)."""
     ipc_members, _ = members(pod, "ipc")
@@ -255,7 +279,7 @@ def pod_details(pod: Pod, snapshot: Snapshot, netlink: NetlinkAnswerer = answer)
         return unavailable_details(pod, snapshot, changed)
 
     seconds: dict[str, float] = {}
-    network = network_details(pod, snapshot, seconds, netlink)
+    finish_network = start_network_details(pod, snapshot, seconds, netlink)
 
     started = time.perf_counter()
     read = _read_uts_ipc(pod, snapshot)
@@ -269,6 +293,7 @@ def pod_details(pod: Pod, snapshot: Snapshot, netlink: NetlinkAnswerer = answer)
     )
     ipc_details = ipc.describe_ipc(read, ipc_inode, ipc_members, posix)
     seconds["uts_ipc"] = time.perf_counter() - started
+    network = finish_network()
     changed = changed_process(snapshot, checked)
     if changed is not None:
         return unavailable_details(pod, snapshot, changed)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pyroute2 import IPRoute, NetNS
+from pyroute2.iproute import IPRoute, NetNS  # the same classes as pyroute2's own namespace
 
 from .details import Interface, NetnsView, Route
 

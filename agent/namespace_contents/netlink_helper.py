@@ -17,14 +17,17 @@ Messages are a pickle with its length before it, between processes of the same p
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import pickle
 import select
 import signal
 import struct
+import sys
 import time
+from collections.abc import Callable
 
-from .netlink_reads import NetlinkAnswers, NetlinkRequest, answer
+from .netlink_reads import IN_PROCESS, NetlinkAnswers, NetlinkRequest, answer
 
 LENGTH = struct.Struct("!Q")
 # pyroute2's own timeouts are seconds; a child that takes longer than this has a problem the
@@ -42,6 +45,11 @@ class NetlinkHelper:
         self._asked = False
         self._answered = False
         self._closed = False
+
+    @property
+    def answered(self) -> bool:
+        """Whether the child gave the answer (False: this process read, or nobody asked)."""
+        return self._answered
 
     @classmethod
     def start(cls) -> NetlinkHelper | None:
@@ -62,17 +70,27 @@ class NetlinkHelper:
         os.close(answer_write)
         return cls(pid, request_write, answer_read)
 
-    def __call__(self, request: NetlinkRequest) -> NetlinkAnswers:
-        """The child's answer, or this process's own when the child gives none (or was
-        asked already: it answers once)."""
-        if not self._asked and not self._closed:
-            self._asked = True
+    def ask(self, request: NetlinkRequest) -> Callable[[], NetlinkAnswers]:
+        """Send the request now; the call returned gives the child's answer, or this
+        process's own when the child gives none, or one where a read failed (whatever failed,
+        this process says it as it would have), or was asked already (it answers once)."""
+        if self._asked or self._closed:
+            return IN_PROCESS.ask(request)
+        self._asked = True
+        try:
+            _send(self._requests, pickle.dumps(request))
+        except OSError:  # the child is gone
+            self.close()
+            return IN_PROCESS.ask(request)
+        return lambda: self._answers_to(request)
+
+    def _answers_to(self, request: NetlinkRequest) -> NetlinkAnswers:
+        if not self._closed:
             try:
-                _send(self._requests, pickle.dumps(request))
                 answers = pickle.loads(_receive(self._answers, ANSWER_TIMEOUT_SECONDS))
             except Exception:  # gone, closed, late, or garbled: this process answers
                 answers = None
-            if isinstance(answers, NetlinkAnswers):
+            if isinstance(answers, NetlinkAnswers) and not failed(answers):
                 self._answered = True
                 return answers
             self.close()
@@ -94,11 +112,16 @@ class NetlinkHelper:
             os.waitpid(self.pid, 0)
 
 
+def failed(answers: NetlinkAnswers) -> bool:
+    return bool(answers.pod_failure or answers.node_failure)
+
+
 def _serve(requests: int, answers: int) -> None:
     """The child: import pyroute2, wait for the request, answer it, exit. Never returns."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
+        _skip_package_namespace("pyroute2")
         from . import interfaces  # noqa: F401  the import this child is for
 
         request = pickle.loads(_receive(requests, None))
@@ -110,6 +133,18 @@ def _serve(requests: int, answers: int) -> None:
         code = 1
     finally:
         os._exit(code)
+
+
+def _skip_package_namespace(name: str) -> None:
+    """Make `name` importable without running its __init__: its submodules import as usual.
+    pyroute2's __init__ imports every netlink family it has (~45 ms of its ~130); interfaces.py
+    imports IPRoute and NetNS from pyroute2.iproute. Only in the child: should a submodule miss
+    something the __init__ would have set, the child fails, and the parent reads itself."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.submodule_search_locations is not None:
+        sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
 def _send(fd: int, payload: bytes) -> None:

@@ -10,6 +10,7 @@ pyroute2 itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,9 +52,20 @@ class NetlinkAnswers:
 
 
 class NetlinkAnswerer(Protocol):
-    """Who answers a request: `answer` below, or a helper started earlier."""
+    """Who answers a request: this process (IN_PROCESS), or a helper started earlier. `ask`
+    starts the reads where they run elsewhere; the call it returns gives the answers."""
 
-    def __call__(self, request: NetlinkRequest) -> NetlinkAnswers: ...
+    def ask(self, request: NetlinkRequest) -> Callable[[], NetlinkAnswers]: ...
+
+
+class InProcess:
+    """The reads in this process, when their answers are wanted."""
+
+    def ask(self, request: NetlinkRequest) -> Callable[[], NetlinkAnswers]:
+        return lambda: answer(request)
+
+
+IN_PROCESS = InProcess()
 
 
 def try_nsid(session: object, ns_path: str) -> tuple[int | None, str]:

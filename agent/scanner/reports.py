@@ -74,11 +74,11 @@ class NodeReports:
             report = build.pod_report(pod, self.snapshot)
         else:
             from ..namespace_contents.collect import pod_details
-            from ..namespace_contents.netlink_reads import answer  # pyroute2 when called
+            from ..namespace_contents.netlink_reads import IN_PROCESS  # pyroute2 when asked
 
             mains = [self.snapshot.processes.get(c.pid) for c in pod.containers if c.pid]
             facts = self._facts.facts(p for p in mains if p is not None)
-            details = pod_details(pod, self.snapshot, netlink or answer)
+            details = pod_details(pod, self.snapshot, netlink or IN_PROCESS)
             report = build.pod_report(pod, self.snapshot, details, process_facts=facts)
         return msgspec.structs.replace(report, errors=report.errors + self.unseen)
 

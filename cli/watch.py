@@ -67,7 +67,8 @@ def watch(
         _flush()
         failed = ""  # what the last look could not answer, said once until it answers again
         while True:
-            time.sleep(interval)
+            if _reader_gone_within(interval):
+                break
             try:
                 answer = produce()
             except click.ClickException as exc:
@@ -156,6 +157,29 @@ def _without_volatile(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_volatile(item) for item in value]
     return value
+
+
+def _reader_gone_within(seconds: float) -> bool:
+    """Sleep `seconds`, or less: True as soon as stdout is a pipe whose reader has gone.
+
+    `nsinspect pods -w | head -1` would otherwise live on until the next change made it write
+    (kubectl's watch does): poll reports POLLERR on a pipe's write end once its read end is
+    closed, and a terminal that hangs up reports POLLHUP. A file reports neither."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # POLLERR and POLLHUP are always reported
+    except (AttributeError, ValueError, OSError):  # no file descriptor behind stdout
+        time.sleep(seconds)
+        return False
+    events = poller.poll(seconds * 1000)
+    if any(mask & (select.POLLERR | select.POLLHUP) for _, mask in events):
+        _quiet_stdout()
+        return True
+    if events:  # POLLNVAL: not a descriptor poll can watch; sleep as before
+        time.sleep(seconds)
+    return False
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:

@@ -226,7 +226,12 @@ def test_request_timeout(tmp_path: Path) -> None:
             "Unable to connect to the server: net/http: request canceled (Client.Timeout "
             "exceeded while awaiting headers)"
         )
-        assert line == kubectl_line(kubeconfig, "--request-timeout", "1s")
+        # kubectl says this when its request was sent and no answer came; on a loaded machine
+        # its deadline can expire before the request is out, and it says the other.
+        assert kubectl_line(kubeconfig, "--request-timeout", "1s") in (
+            line,
+            "Unable to connect to the server: context deadline exceeded",
+        )
     # One second of waiting, plus what failing at once costs (start-up, the client's import).
     assert 1.0 <= took < baseline + 6.0, (took, baseline)
 

@@ -228,7 +228,14 @@ def write_results(run: Run, table: str, path: Path) -> None:
         f"- date: {today}\n- machine: {machine()}\n- command: `{run.command}`\n\n"
         "```\n" + table + "\n```\n"
     )
-    path.write_text(text)
+    # The file's other sections (other benchmarks', notes added by hand) start at the first
+    # second-level heading and are kept.
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        start = old.find("\n## ")
+        kept = old[start:] if start >= 0 else ""
+    path.write_text(text + kept)
 
 
 def write_json(run: Run, path: Path) -> None:

@@ -16,6 +16,7 @@ BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scan.py"
 
 def test_the_benchmark_finds_every_pod_and_cleans_up(tmp_path: Path) -> None:
     results, run_json = tmp_path / "RESULTS.md", tmp_path / "run.json"
+    results.write_text("# old results\n\nold table\n\n## Another benchmark\n\nkept\n")
     benchmark = subprocess.Popen(
         [sys.executable, str(BENCHMARK), "--pods", "5", "--containers", "2", "--rounds", "2",
          "--scrapes", "20", "--settle", "0", "--results", str(results), "--json", str(run_json)],
@@ -35,7 +36,9 @@ def test_the_benchmark_finds_every_pod_and_cleans_up(tmp_path: Path) -> None:
     assert all(len(samples) == 2 for samples in run["samples"].values())
     assert "pods found: 5/5" in stdout
     assert "removed every process the benchmark started" in stdout
-    assert "targets" in results.read_text()
+    written = results.read_text()
+    assert "targets" in written and "old table" not in written
+    assert written.endswith("\n## Another benchmark\n\nkept\n")  # other sections are kept
 
 
 CLI_BENCHMARK = BENCHMARK.with_name("bench_cli.py")

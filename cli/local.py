@@ -132,7 +132,9 @@ class LocalSource:
             from ..agent.scanner import ProcRootError, SnapshotBuilder
 
             try:
-                self._builder = SnapshotBuilder(self.config, intents=lambda: self._intents)
+                self._builder = SnapshotBuilder(
+                    self.config, intents=lambda: self._intents, split_first_scan=True
+                )
             except ProcRootError as exc:
                 raise click.UsageError(str(exc)) from exc
         return self._builder

@@ -11,7 +11,7 @@ as in the parent: pyroute2's NetNS forks its own helper from the child.)
 
 Forked while the CLI has no other thread. The child touches nothing of the parent's but its own
 pipe ends, and leaves with os._exit (no atexit, no flush of the parent's buffered output).
-Messages are a pickle with its length before it, between processes of the same program.
+Messages go as model.pipe_messages sends them.
 """
 
 from __future__ import annotations
@@ -19,17 +19,13 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import pickle
-import select
 import signal
-import struct
 import sys
-import time
 from collections.abc import Callable
 
+from ..model.pipe_messages import receive_message, send_message
 from .netlink_reads import IN_PROCESS, NetlinkAnswers, NetlinkRequest, answer
 
-LENGTH = struct.Struct("!Q")
 # pyroute2's own timeouts are seconds; a child that takes longer than this has a problem the
 # parent's own attempt will show.
 ANSWER_TIMEOUT_SECONDS = 30.0
@@ -78,7 +74,7 @@ class NetlinkHelper:
             return IN_PROCESS.ask(request)
         self._asked = True
         try:
-            _send(self._requests, pickle.dumps(request))
+            send_message(self._requests, request)
         except OSError:  # the child is gone
             self.close()
             return IN_PROCESS.ask(request)
@@ -87,7 +83,7 @@ class NetlinkHelper:
     def _answers_to(self, request: NetlinkRequest) -> NetlinkAnswers:
         if not self._closed:
             try:
-                answers = pickle.loads(_receive(self._answers, ANSWER_TIMEOUT_SECONDS))
+                answers = receive_message(self._answers, ANSWER_TIMEOUT_SECONDS)
             except Exception:  # gone, closed, late, or garbled: this process answers
                 answers = None
             if isinstance(answers, NetlinkAnswers) and not failed(answers):
@@ -124,9 +120,9 @@ def _serve(requests: int, answers: int) -> None:
         _skip_package_namespace("pyroute2")
         from . import interfaces  # noqa: F401  the import this child is for
 
-        request = pickle.loads(_receive(requests, None))
+        request = receive_message(requests, None)
         if isinstance(request, NetlinkRequest):
-            _send(answers, pickle.dumps(answer(request)))
+            send_message(answers, answer(request))
             os.read(requests, 1)  # the parent closes its end once its report is done
             code = 0
     except BaseException:  # nothing of the child may reach the parent's terminal
@@ -145,33 +141,3 @@ def _skip_package_namespace(name: str) -> None:
     spec = importlib.util.find_spec(name)
     if spec is not None and spec.submodule_search_locations is not None:
         sys.modules[name] = importlib.util.module_from_spec(spec)
-
-
-def _send(fd: int, payload: bytes) -> None:
-    data = memoryview(LENGTH.pack(len(payload)) + payload)
-    while data:
-        data = data[os.write(fd, data) :]
-
-
-def _receive(fd: int, timeout: float | None) -> bytes:
-    """One message; EOFError when the other end closed first, TimeoutError past `timeout`."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    header = _read_exactly(fd, LENGTH.size, deadline)
-    (length,) = LENGTH.unpack(header)
-    return _read_exactly(fd, length, deadline)
-
-
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
-    chunks: list[bytes] = []
-    left = size
-    while left:
-        if deadline is not None:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise TimeoutError("the netlink helper did not answer")
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError("the netlink helper closed its pipe")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)

@@ -34,6 +34,7 @@ from .cache import ScanCache
 from .config import ScanConfig
 from .errors import ProcRootError
 from .gc_pause import gc_paused
+from .split_scan import split_scan
 
 # Places named by the flags or by a runtime's process: reported even when absent.
 ALWAYS_SHOWN = (FoundBy.FLAG, FoundBy.PROCESS)
@@ -56,8 +57,11 @@ class SnapshotBuilder:
         self,
         config: ScanConfig,
         intents: Callable[[], Mapping[str, PodIntent]] | None = None,
+        split_first_scan: bool = False,
     ) -> None:
-        """`intents` gives the Kubernetes pod specs by pod uid, when the API is reachable."""
+        """`intents` gives the Kubernetes pod specs by pod uid, when the API is reachable;
+        `split_first_scan`: read the processes of the first scan on two cores (split_scan.py;
+        for the CLI only, which has no threads)."""
         if not os.path.isdir(config.proc_root):
             raise ProcRootError(
                 f"proc root {config.proc_root} does not exist or is not a directory"
@@ -70,6 +74,7 @@ class SnapshotBuilder:
         self.identities = IdentityResolution()
         self.cache = ScanCache()
         self._intents = intents
+        self._split_next_scan = split_first_scan
         # What the scan running now is doing, for the watchdog that tells where a scan is stuck;
         # `on_step` hears each change (the agent writes its heartbeat).
         self.on_step: Callable[[str], None] | None = None
@@ -106,7 +111,11 @@ class SnapshotBuilder:
     def _build(self, started: float, taken_at: float) -> Snapshot:
         self.step = "processes"
         try:
-            scan = self.scanner.scan()
+            if self._split_next_scan:
+                self._split_next_scan = False
+                scan = split_scan(self.scanner)
+            else:
+                scan = self.scanner.scan()
         except OSError as exc:
             raise ProcRootError(f"cannot list {self.config.proc_root}: {exc.strerror}") from exc
         errors = scan.errors

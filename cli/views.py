@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..agent.report import PodList, PodReport, value_or
 from .formats import GRAPHS, LIST_FORMATS, POD_FORMATS, REPORT_FORMATS, checked_output
-from .graph import emit_graph
 from .output import warn_unseen
 from .pinned import render_pinned
 from .render import render_namespace, render_pod, render_pod_list, render_process
@@ -70,6 +69,8 @@ def show_pod(options: GlobalOptions, name: str, watching: bool) -> None:
 
     def show(report: PodReport) -> None:
         if spec.kind in GRAPHS:
+            from .graph import emit_graph  # subprocess and shutil: only for a drawing
+
             emit_graph(report, spec.kind)
         else:
             emit(

@@ -1,10 +1,10 @@
-"""A cold scan of every process on two cores: a forked child reads every other pid meanwhile.
+"""A cold scan of every process on two cores: a forked child reads part of the pids meanwhile.
 
 Reading /proc is most of a cold `nsinspect pods` (about 70 us a process: its stat, ten
 namespace links and its cgroup, one system call each or more), and the CLI has one scan to do
-and nothing else to do meanwhile. So the child reads the odd places of the pid list with its
-copy of the scanner while the parent reads the even ones, and sends its processes and errors
-back; the parent puts them in the pid list's order, as one scan would have. The same reads by
+and nothing else to do meanwhile. So the child reads two places in every five of the pid list
+with its copy of the scanner while the parent reads the rest, and sends its processes and
+errors back; the parent puts them in the pid list's order, as one scan would have. The same reads by
 the same code: only which process does them differs. When the child cannot be forked, dies or
 does not answer, the parent reads its share too.
 
@@ -28,6 +28,9 @@ from ..model.pipe_messages import receive_message, send_message
 
 # Reading a few thousand processes takes a fraction of a second; this is for a child stuck.
 CHILD_TIMEOUT_SECONDS = 30.0
+# The child's places in each five of the pid list: it reads less than the parent, since it
+# starts a little later and pays for the pages it copies from the parent as it writes them.
+CHILD_PLACES = (1, 3)
 # Below this many processes a fork costs more than it saves.
 MINIMUM_PIDS = 200
 
@@ -41,7 +44,8 @@ def split_scan(scanner: ProcScanner) -> ProcScan:
     pids = scanner.pids()
     if len(pids) < MINIMUM_PIDS or threading.active_count() > 1 or os.cpu_count() in (None, 1):
         return scanner.scan()
-    theirs = pids[1::2]
+    theirs = [pid for i, pid in enumerate(pids) if i % 5 in CHILD_PLACES]
+    ours = [pid for i, pid in enumerate(pids) if i % 5 not in CHILD_PLACES]
     results_read, results_write = os.pipe()
     try:
         child = os.fork()
@@ -54,7 +58,7 @@ def split_scan(scanner: ProcScanner) -> ProcScan:
         _read_for_parent(scanner, theirs, results_write)
     os.close(results_write)
     try:
-        mine = {pid: _read(scanner, pid) for pid in pids[0::2]}
+        mine = {pid: _read(scanner, pid) for pid in ours}
         received = _receive(child, results_read)
     finally:
         os.close(results_read)

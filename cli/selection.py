@@ -15,6 +15,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _selector(ctx: click.Context, param: click.Parameter, value: str | None) -> Selector | None:
+    if value is None:  # no -l: nothing to parse, nor its parser to import
+        return None
     from .selectors import selector_option_value  # parsed at once: a bad one is a usage error
 
     return selector_option_value(ctx, param, value)

@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nsinspect --help": [args.nsinspect, "--help"],
     }
     timings = Timings()
+    load_at_start = load()
     with tempfile.TemporaryDirectory(prefix="nsinspect-bench-cli-") as tmp:
         fleet = started(Path(tmp) / "pods", args.pod_fleet, args.containers)
         try:
@@ -128,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("removed every process the benchmark started")
     table = render(timings, args)
     print("\n" + table)
-    write_section(args.results, table, args)
+    print(f"load average at the start: {load_at_start}; at the end: {load()}")
+    write_section(args.results, table, args, load_at_start)
     return 0
 
 
@@ -205,7 +207,7 @@ def render(timings: Timings, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, table: str, args: argparse.Namespace) -> None:
+def write_section(path: Path, table: str, args: argparse.Namespace, load_at_start: str) -> None:
     """Replace this benchmark's section of RESULTS.md (appended the first time)."""
     command = "python benchmarks/bench_cli.py " + " ".join(
         f"--{k.replace('_', '-')} {v}"
@@ -217,7 +219,8 @@ def write_section(path: Path, table: str, args: argparse.Namespace) -> None:
         )
     )
     section = (
-        f"{SECTION}\n\n- command: `{command}`\n- load average at the end: {load()}\n\n"
+        f"{SECTION}\n\n- command: `{command}`\n"
+        f"- load average (1, 5, 15 min) at the start: {load_at_start}; at the end: {load()}\n\n"
         f"```\n{table}\n```\n"
     )
     text = path.read_text() if path.exists() else ""

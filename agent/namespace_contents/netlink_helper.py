@@ -1,7 +1,8 @@
 """A child forked before a pod's scan, ready by the time the scan is done to do its netlink reads.
 
 `nsinspect pod NAME` spends ~100 ms importing pyroute2, about as long as the targeted scan reads
-/proc: on a machine with two cores the child imports it while the parent scans, then answers one
+/proc: on a machine with two cores the child imports it while the parent scans (and reads its own
+network namespace, which is the node's where nsinspect runs on the node), then answers one
 request with the same code the parent would run (`netlink_reads.answer`), and waits for the
 parent's report to be done (it is one of the node's processes a scan reads, as the parent is, and
 must not vanish between the scan and the details: it would count as unreadable). The parent
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Callable
 
 from ..model.pipe_messages import receive_message, send_message
-from .netlink_reads import IN_PROCESS, NetlinkAnswers, NetlinkRequest, answer
+from .netlink_reads import IN_PROCESS, NetlinkAnswers, NetlinkRequest, OwnNamespace, answer
 
 # pyroute2's own timeouts are seconds; a child that takes longer than this has a problem the
 # parent's own attempt will show.
@@ -113,16 +114,16 @@ def failed(answers: NetlinkAnswers) -> bool:
 
 
 def _serve(requests: int, answers: int) -> None:
-    """The child: import pyroute2, wait for the request, answer it, exit. Never returns."""
+    """The child: import pyroute2 and read its own network namespace (the node's, where
+    nsinspect runs on the node), wait for the request, answer it, exit. Never returns."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
         _skip_package_namespace("pyroute2")
-        from . import interfaces  # noqa: F401  the import this child is for
-
+        own = OwnNamespace()  # imports pyroute2; the node's namespace, where nsinspect runs
         request = receive_message(requests, None)
         if isinstance(request, NetlinkRequest):
-            send_message(answers, answer(request))
+            send_message(answers, answer(request, own))
             os.read(requests, 1)  # the parent closes its end once its report is done
             code = 0
     except BaseException:  # nothing of the child may reach the parent's terminal

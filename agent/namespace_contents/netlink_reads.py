@@ -10,6 +10,7 @@ pyroute2 itself.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -79,8 +80,44 @@ def try_nsid(session: object, ns_path: str) -> tuple[int | None, str]:
     return nsid, "" if nsid is not None else "the node has given it no id"
 
 
-def answer(request: NetlinkRequest) -> NetlinkAnswers:
-    """Both reads, in this process (pyroute2 is imported here, if not yet)."""
+class OwnNamespace:
+    """The network namespace of this process, opened and described before a request comes (a
+    helper does it while the parent scans): the node's, when the request says this process is
+    in it. `node_side` then asks it for the pod's id and closes it; `close` alone otherwise."""
+
+    def __init__(self) -> None:
+        from .interfaces import describe, rtnl_session
+
+        self._stack = contextlib.ExitStack()
+        self.view: NetnsView | None = None
+        self.failure = ""
+        try:
+            self._session = self._stack.enter_context(rtnl_session("", own_namespace=True))
+            self.view = describe(self._session)
+        except Exception as exc:  # as answer's node read
+            self.failure = reason_of(exc)
+            self.close()
+
+    def node_side(self, pod_path: str) -> tuple[NetnsView | None, int | None, str, str]:
+        """(the view, the id it gives the pod's namespace, why none, why no view)."""
+        pod_nsid, nsid_missing = None, ""
+        if not self.failure:
+            pod_nsid, nsid_missing = try_nsid(self._session, pod_path)
+        try:
+            self.close()
+        except Exception as exc:  # closing failed: as a failed read
+            self.failure = self.failure or reason_of(exc)
+        if self.failure:
+            return None, None, "", self.failure
+        return self.view, pod_nsid, nsid_missing, ""
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def answer(request: NetlinkRequest, own: OwnNamespace | None = None) -> NetlinkAnswers:
+    """Both reads, in this process (pyroute2 is imported here, if not yet); the node's from
+    `own` when it is this process's namespace and `own` was read ahead."""
     from .interfaces import describe, rtnl_session
 
     pod_view, node_nsid, pod_failure = None, None, ""
@@ -91,13 +128,17 @@ def answer(request: NetlinkRequest) -> NetlinkAnswers:
         except Exception as exc:  # pyroute2 raises OSError, NetlinkError, TimeoutError, ...
             pod_failure = reason_of(exc)
     node_view, pod_nsid, nsid_missing, node_failure = None, None, "", ""
-    if request.node_read:
+    if request.node_read and request.node_own and own is not None:
+        node_view, pod_nsid, nsid_missing, node_failure = own.node_side(request.pod_path)
+    elif request.node_read:
         try:
             with rtnl_session(request.node_path, request.node_own) as session:
                 node_view = describe(session)
                 pod_nsid, nsid_missing = try_nsid(session, request.pod_path)
         except Exception as exc:  # as above
             node_failure = reason_of(exc)
+    if own is not None:
+        own.close()  # unused when the node's namespace is not this process's, or not read
     return NetlinkAnswers(
         pod_view, node_nsid, pod_failure, node_view, pod_nsid, nsid_missing, node_failure
     )

@@ -18,6 +18,7 @@ from nsinspect.agent.namespace_contents.netlink_helper import NetlinkHelper
 from nsinspect.agent.namespace_contents.netlink_reads import (
     NetlinkAnswers,
     NetlinkRequest,
+    OwnNamespace,
     answer,
 )
 
@@ -81,6 +82,17 @@ def test_the_helper_reads_a_pod_and_the_node_as_this_process_does(pod: Synthetic
     assert helped.pod_view is not None and not helped.pod_failure
     assert [i.name for i in helped.pod_view.interfaces] == ["lo"]  # the pod's own namespace
     assert helped.node_view is not None and helped.node_view.interfaces
+
+
+def test_the_node_read_ahead_is_the_node_read_on_request(pod: SyntheticPod) -> None:
+    request = request_for(pod.holder_pid)
+    for _ in range(5):
+        before = answer(request)
+        ahead = answer(request, OwnNamespace())
+        if answer(request) == before:
+            assert ahead == before
+            return
+    pytest.fail("the node's interfaces changed during every attempt")
 
 
 def test_a_namespace_that_cannot_be_entered_fails_alike() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,9 @@ class LocalSource:
 
     def __init__(self, config: ScanConfig) -> None:
         self.config = config
+        # At exit Python's collector walks every object left (~10 ms after a scan); the OS
+        # reclaims them all the same. Frozen, they are not walked.
+        atexit.register(gc.freeze)
         # Where names come from for pods no runtime could name (set by `Sources`).
         self.kubernetes: KubernetesNames | None = None
         self._reports: NodeReports | None = None
@@ -54,6 +59,7 @@ class LocalSource:
         """Forget the snapshot: the next question scans the node again (`-w`). The builder and
         its caches stay, so the next scan reads again only what changed."""
         self._reports = None
+        gc.unfreeze()  # what the last scan froze is the collector's again
 
     def pod_report(self, name: str, namespace: str | None) -> PodReport:
         """The report of the pod called `name` (in `namespace` when given, "" for none); a
@@ -154,6 +160,10 @@ class LocalSource:
                     reports = NodeReports(builder.build())
         except ProcRootError as exc:
             raise click.UsageError(str(exc)) from exc
+        # The snapshot lives as long as the answer (or until -w's next look): its tens of
+        # thousands of objects, made with the collector paused and without cycles, need no
+        # walk by each collection until then (~5 ms of a cold list at 300 pods).
+        gc.freeze()
         return reports
 
     def _asks_names(self, reports: NodeReports) -> bool:

@@ -27,6 +27,7 @@ from ..report import (
     build,
 )
 from ..report.incomplete import Privileges, snapshot_summary
+from .gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from ..namespace_contents.netlink_reads import NetlinkAnswerer
@@ -54,6 +55,7 @@ class NodeReports:
         """(namespace, name) of every pod, in the snapshot's order; a pair may repeat."""
         return [(pod.namespace, pod.name) for pod in self.snapshot.pods]
 
+    @gc_paused  # thousands of report structs, no cycles: see gc_pause.py
     def pod_list(self, namespace: str | None = None) -> PodList:
         pods = [p for p in self.snapshot.pods if namespace is None or p.namespace == namespace]
         return msgspec.structs.replace(build.pod_list(pods, self.snapshot), errors=self.unseen)

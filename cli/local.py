@@ -67,6 +67,8 @@ class LocalSource:
         from .lookup import find_pod
         from .output import warn_unseen
 
+        # What is imported so far lives to the end: no collection need walk it again.
+        gc.freeze()
         helper = self._netlink_helper()
         try:
             if self._reports is None:

@@ -18,6 +18,7 @@ Messages go as model.pipe_messages sends them.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import os
 import signal
@@ -119,6 +120,7 @@ def _serve(requests: int, answers: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
+        gc.disable()  # a short life, its memory freed at exit: no collection is worth its walk
         _skip_package_namespace("pyroute2")
         own = OwnNamespace()  # imports pyroute2; the node's namespace, where nsinspect runs
         request = receive_message(requests, None)

@@ -152,6 +152,7 @@ class LocalSource:
         configured, the node's pods are listed and the node scanned again with them."""
         from ..agent.scanner import NodeReports, ProcRootError
 
+        gc.freeze()  # as in pod_report: what is imported so far need not be walked again
         builder = self.builder
         try:
             reports = NodeReports(builder.build())

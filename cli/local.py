@@ -14,9 +14,8 @@ from .terminal_text import echo_lines
 
 if TYPE_CHECKING:
     from ..agent.daemon.kube_intent import NodeIntents
-    from ..agent.namespace_contents.netlink_helper import NetlinkHelper
     from ..agent.report import PodReport
-    from ..agent.scanner import NodeReports, ScanConfig, SnapshotBuilder
+    from ..agent.scanner import NetlinkHelper, NodeReports, ScanConfig, SnapshotBuilder
     from ..agent.scanner.targeted import TargetedScan
 
 # Local mode answers at once; the API server only adds names, so it gets a few seconds at most.
@@ -95,7 +94,7 @@ class LocalSource:
         if self._helper_started:
             return None
         self._helper_started = True
-        from ..agent.namespace_contents.netlink_helper import NetlinkHelper
+        from ..agent.scanner import NetlinkHelper
 
         return NetlinkHelper.start()
 

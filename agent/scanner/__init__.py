@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..namespace_contents.netlink_helper import NetlinkHelper
     from ..runtimes.registry import DEFAULT_CRI_SOCKETS, STATE_DIRS
     from .builder import SnapshotBuilder
     from .config import ScanConfig
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CRI_SOCKETS",
     "STATE_DIRS",
+    "NetlinkHelper",
     "NodeReports",
     "ProcRootError",
     "ScanConfig",
@@ -31,6 +33,8 @@ __all__ = [
 _FROM = {
     "DEFAULT_CRI_SOCKETS": "..runtimes.registry",
     "STATE_DIRS": "..runtimes.registry",
+    # a single pod report's netlink reads, forked early (NodeReports.pod_report's `netlink`)
+    "NetlinkHelper": "..namespace_contents.netlink_helper",
     "NodeReports": ".reports",
     "ProcRootError": ".errors",
     "ScanConfig": ".config",

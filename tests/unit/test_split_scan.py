@@ -40,6 +40,9 @@ def node(tmp_path: Path) -> FakeProc:
 
 
 def forks_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the forks; and lets split_scan fork though earlier tests left threads running
+    in this process (the CLI it is for has none; its child only reads /proc and exits)."""
+    monkeypatch.setattr(split_module.threading, "active_count", lambda: 1)
     forks: list[int] = []
     fork = os.fork
 

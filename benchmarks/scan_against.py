@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
             )
         with tarfile.open(archive) as tar:
-            tar.extractall(workdir / "revision", filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(workdir / "revision", filter="data")
+            else:  # filters came with Python 3.11.4; Debian 12 has 3.11.2 (our own archive)
+                tar.extractall(workdir / "revision")
         sides = {
             args.revision: side(workdir / "theirs", workdir / "revision"),
             "this checkout": side(workdir / "ours", REPO),

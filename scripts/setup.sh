@@ -9,7 +9,7 @@ packages=(python3 python3-venv python3-dev gcc libc6-dev util-linux iproute2 pro
           podman runc catatonit busybox-static)
 if [ "$profile" = test ]; then
     packages+=(containerd containernetworking-plugins prometheus graphviz libcap2-bin
-               debootstrap curl)
+               debootstrap curl git zsh fish)
 fi
 missing=()
 for package in "${packages[@]}"; do

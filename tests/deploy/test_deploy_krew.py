@@ -212,7 +212,10 @@ def plugin_path(
     the system's directories only: no checkout, no virtual environment, no package index."""
     bin_dir = tmp_path_factory.mktemp("krew-bin")
     with tarfile.open(packaged[1]["amd64"][0]) as tar:
-        tar.extractall(bin_dir, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(bin_dir, filter="data")
+        else:  # filters came with Python 3.11.4; Debian 12 has 3.11.2 (our own archive)
+            tar.extractall(bin_dir)
     home = tmp_path_factory.mktemp("krew-home")
     return {
         "PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the harness the attack tests use
 
-from harness.agent_process import free_port, start_agent  # noqa: E402
+from harness.agent_process import free_port, start_agent, stop_process  # noqa: E402
 from harness.http_attackers import (  # noqa: E402
     MAX_CONNECTIONS,
     Flood,
@@ -184,12 +184,7 @@ def pre_k_agent(workdir: Path, args: argparse.Namespace) -> Iterator[Target]:
             time.sleep(0.2)
         yield Target(port, process.pid, process.pid)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
 
 
 def ready(port: int) -> bool:

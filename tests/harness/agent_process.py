@@ -103,13 +103,13 @@ class AgentProcess:
         return stop_process(self.process)
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> float:
-    """SIGTERM, SIGKILL after 10 s; how long the process took to exit."""
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> float:
+    """SIGTERM, SIGKILL after `timeout` seconds; how long the process took to exit."""
     started = time.monotonic()
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -47,6 +47,7 @@ class LocalSource:
         self._intents: NodeIntents = {}
         self._unnamed: frozenset[str] | None = None
         self._helper_started = False
+        self._helper: NetlinkHelper | None = None
 
     @property
     def reports(self) -> NodeReports:
@@ -60,18 +61,21 @@ class LocalSource:
         self._reports = None
         gc.unfreeze()  # what the last scan froze is the collector's again
 
-    def pod_report(self, name: str, namespace: str | None) -> PodReport:
+    def pod_report(self, name: str, namespace: str | None, process_facts: bool = True) -> PodReport:
         """The report of the pod called `name` (in `namespace` when given, "" for none); a
-        PodNotFoundError or AmbiguousPodError (cli/lookup.py) that says why not."""
+        PodNotFoundError or AmbiguousPodError (cli/lookup.py) that says why not. Without
+        `process_facts` its containers' processes are left unread (psutil: what only -o wide
+        and the documents show)."""
         from .lookup import find_pod
         from .output import warn_unseen
 
         # What is imported so far lives to the end: no collection need walk it again.
         gc.freeze()
-        helper = self._netlink_helper()
+        helper = self.start_netlink_helper()
+        self._helper = None  # this report's: closed below
         try:
             if self._reports is None:
-                report = self._targeted_report(name, namespace, helper)
+                report = self._targeted_report(name, namespace, helper, process_facts)
                 if report is not None:
                     return report
             reports = self.reports
@@ -82,24 +86,29 @@ class LocalSource:
                 raise
             pod = reports.find(*found)
             assert pod is not None  # found among the same snapshot's pods
-            return reports.pod_report(pod, netlink=helper)
+            return reports.pod_report(pod, netlink=helper, process_facts=process_facts)
         finally:
             if helper is not None:
                 helper.close()
 
-    def _netlink_helper(self) -> NetlinkHelper | None:
+    def start_netlink_helper(self) -> NetlinkHelper | None:
         """For the first pod report only: a child that imports pyroute2 while this process
-        scans, and then does the report's netlink reads (agent.namespace_contents.
-        netlink_helper). Later reports (-w) import it here once instead of once a look."""
-        if self._helper_started:
-            return None
-        self._helper_started = True
-        from ..agent.scanner import NetlinkHelper
+        loads the report's modules and scans, and then does the report's netlink reads
+        (agent.namespace_contents.netlink_helper). Started as soon as `pod` knows it reports
+        from this node; later reports (-w) import pyroute2 here once instead of once a look."""
+        if not self._helper_started:
+            self._helper_started = True
+            from ..agent.scanner import NetlinkHelper
 
-        return NetlinkHelper.start()
+            self._helper = NetlinkHelper.start()
+        return self._helper
 
     def _targeted_report(
-        self, name: str, namespace: str | None, helper: NetlinkHelper | None = None
+        self,
+        name: str,
+        namespace: str | None,
+        helper: NetlinkHelper | None = None,
+        process_facts: bool = True,
     ) -> PodReport | None:
         """The pod's report from a scan of what it needs, or None where only a full scan can
         tell (then the full scan answers, errors included)."""
@@ -121,7 +130,9 @@ class LocalSource:
         ]
         if len(named) != 1:
             return None  # the full scan's answer, or its error
-        return NodeReports(snapshot).pod_report(named[0], netlink=helper)
+        return NodeReports(snapshot).pod_report(
+            named[0], netlink=helper, process_facts=process_facts
+        )
 
     def _names_configured(self) -> bool:
         """Whether the API server may be asked for names (a usable kubeconfig, or a service

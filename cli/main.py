@@ -127,9 +127,11 @@ def pod(ctx: click.Context, name: str, watching: bool) -> None:
     hostname, IPC objects). -o wide adds ids, inodes and each container's process (user,
     threads, memory, CPU, start); -o dot draws the pod (svg and png through Graphviz; png only
     into a file or a pipe)."""
+    options = global_options(ctx)
+    options.sources().prepare_pod_report()
     from .views import show_pod
 
-    show_pod(global_options(ctx), name, watching)
+    show_pod(options, name, watching)
 
 
 @cli.command(epilog=GLOBAL_EPILOG)

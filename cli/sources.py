@@ -31,6 +31,14 @@ class Sources:
             warn_unusable=self.force_local,
         )
 
+    def prepare_pod_report(self) -> None:
+        """Where the report comes from this node, start what it will need meanwhile (the
+        netlink helper) before the report's modules load."""
+        from .remote import cluster_configured
+
+        if self.force_local or not cluster_configured(self.remote_config.kubeconfig):
+            self.local.start_netlink_helper()
+
     def remote(self, output: str = "table") -> RemoteSource | None:
         """The remote source when a cluster is configured and --local was not given.
 

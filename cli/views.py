@@ -60,12 +60,14 @@ def show_pod(options: GlobalOptions, name: str, watching: bool) -> None:
     name = pod_argument(name)
     sources = options.sources()
     remote = sources.remote(spec.kind)
+    # Process facts are in -o wide and the documents only (an agent's reports always have them).
+    facts_shown = spec.kind not in ("table", "name", *GRAPHS)
 
     def produce() -> PodReport:
         if remote is not None:
             return remote.pod_report(name, remote_namespace(options))
         sources.local.refresh()  # -w asks again; the first time there is nothing to forget
-        return sources.local.pod_report(name, options.local_namespace())
+        return sources.local.pod_report(name, options.local_namespace(), facts_shown)
 
     def show(report: PodReport) -> None:
         if spec.kind in GRAPHS:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from .vocabulary import (
     Evidence,
@@ -33,8 +34,7 @@ def is_container_id(text: str) -> bool:
     return _CONTAINER_ID.fullmatch(text) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class PodRef:
+class PodRef(msgspec.Struct, frozen=True):
     """A pod's name in its Kubernetes namespace ("" for podman and runtime-less pods)."""
 
     namespace: str
@@ -46,8 +46,7 @@ class PodRef:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerIdentity:
+class ContainerIdentity(msgspec.Struct, frozen=True):
     """Who a container is, as its runtime describes it."""
 
     runtime: Runtime
@@ -62,17 +61,16 @@ class ContainerIdentity:
     init_pid: int | None = None  # as the runtime recorded it, when it did
     # Namespace paths from the OCI spec (`/proc/<pid>/ns/net`, `/var/run/netns/...`): how the
     # container was told to join; for a pinned sandbox the only description of its namespaces.
-    namespace_paths: Mapping[str, str] = field(default_factory=dict)
+    namespace_paths: Mapping[str, str] = msgspec.field(default_factory=dict)
     # What the pod asked for (CRI NamespaceOptions or the runtime's pod config), per type.
-    requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+    requested: Mapping[str, NamespaceMode] = msgspec.field(default_factory=dict)
     names_from: NameSource = NameSource.RUNTIME  # where `name` came from
     # The pod's labels where this record holds them (a Kubernetes sandbox's, any member of a
     # podman pod); None where it does not (an app container's CRI labels are not the pod's).
     labels: Mapping[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NamespaceVerdict:
+class NamespaceVerdict(msgspec.Struct, frozen=True):
     ns_type: str
     inode: int | None
     verdict: Verdict
@@ -81,8 +79,7 @@ class NamespaceVerdict:
     other_pod: PodRef | None = None  # the pod whose namespace this is, for `other`
 
 
-@dataclass(frozen=True, slots=True)
-class Container:
+class Container(msgspec.Struct, frozen=True):
     identity: ContainerIdentity
     pid: int | None  # the container's init process
     pids: tuple[int, ...]
@@ -93,19 +90,17 @@ class Container:
         return self.identity.name
 
 
-@dataclass(frozen=True, slots=True)
-class Sandbox:
+class Sandbox(msgspec.Struct, frozen=True):
     id: str
     pid: int | None
     process: SandboxProcess
     namespaces: Mapping[str, int | None]
     comm: str = ""
     start_time: int | None = None  # clock ticks after boot
-    pins: Mapping[str, str] = field(default_factory=dict)  # type -> bind-mount path
+    pins: Mapping[str, str] = msgspec.field(default_factory=dict)  # type -> bind-mount path
 
 
-@dataclass(frozen=True, slots=True)
-class PodIntent:
+class PodIntent(msgspec.Struct, frozen=True):
     """What the Kubernetes pod spec asks for."""
 
     host_network: bool = False
@@ -116,13 +111,12 @@ class PodIntent:
     name: str = ""
     namespace: str = ""
     # The pod's status: runtime container id (without `containerd://`) -> container name.
-    container_ids: Mapping[str, str] = field(default_factory=dict)
+    container_ids: Mapping[str, str] = msgspec.field(default_factory=dict)
     # metadata.labels: current where the sandbox's copy is as of its creation; None: none given.
     labels: Mapping[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Mismatch:
+class Mismatch(msgspec.Struct, frozen=True):
     """A container whose namespace of one type is not what its pod's spec implies."""
 
     container: str
@@ -133,8 +127,7 @@ class Mismatch:
     inode: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class NamespaceGrouping:
+class NamespaceGrouping(msgspec.Struct, frozen=True):
     """Why processes no runtime knows were taken for a pod: a holder, and processes that joined
     its net, ipc and uts namespaces from outside its process tree (as a runtime joins a sandbox;
     a tree that unshared its own namespaces has no such process)."""
@@ -155,8 +148,7 @@ class NamespaceGrouping:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Pod:
+class Pod(msgspec.Struct, frozen=True):
     runtime: Runtime
     evidence: Evidence
     name: str
@@ -166,11 +158,11 @@ class Pod:
     containers: tuple[Container, ...]  # app containers only
     intent: PodIntent | None = None  # what the Kubernetes pod spec asks for, when known
     # What the runtime was asked for, per type (CRI's words).
-    requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+    requested: Mapping[str, NamespaceMode] = msgspec.field(default_factory=dict)
     # Concluded with the verdicts: where the kernel differs from what the spec implies, and for
     # each spec type whose node namespace the pod uses, the app containers in it.
     mismatches: tuple[Mismatch, ...] = ()
-    host_use: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    host_use: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     # For a pod found by its namespaces alone (runtime `none`): the evidence that grouped it.
     grouping: NamespaceGrouping | None = None
     names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
@@ -198,14 +190,13 @@ class Pod:
         return pids
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     code: str
     severity: Severity
     message: str
     pod: PodRef | None = None  # None for a finding about no pod (an orphan namespace)
     container: str = ""
     ns_type: str = ""
-    evidence: Mapping[str, object] = field(default_factory=dict)
+    evidence: Mapping[str, object] = msgspec.field(default_factory=dict)
     # About a pod no runtime knows (found by its namespaces alone): `doctor` can leave these out.
     runtime_less: bool = False

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from .pods import Finding, Pod
 from .vocabulary import FoundBy, HostReferenceKind, LocationKind, Runtime, ScanStage
 
 
-@dataclass(frozen=True, slots=True)
-class Process:
+class Process(msgspec.Struct, frozen=True):
     pid: int
     ppid: int
     comm: str
     start_time: int  # clock ticks after boot, from /proc/<pid>/stat: tells pid reuse apart
     cgroup_paths: tuple[str, ...]  # distinct paths over all hierarchies, unified first
     namespaces: Mapping[str, int | None]  # type -> inode; None where the link was unreadable
-    ns_errors: Mapping[str, str] = field(default_factory=dict)  # type -> errno name
+    ns_errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # type -> errno name
 
 
 def errno_name(exc: OSError) -> str:
@@ -26,8 +26,7 @@ def errno_name(exc: OSError) -> str:
     return errno.errorcode.get(exc.errno or 0, str(exc))
 
 
-@dataclass(frozen=True, slots=True)
-class ScanError:
+class ScanError(msgspec.Struct, frozen=True):
     """A problem met during a scan; recorded, never raised."""
 
     stage: ScanStage
@@ -42,8 +41,7 @@ class ScanError:
         return self.reason == "vanished" or (self.pid is not None and self.reason == "ENOENT")
 
 
-@dataclass(frozen=True, slots=True)
-class HostReference:
+class HostReference(msgspec.Struct, frozen=True):
     """The namespaces that count as the node's own."""
 
     kind: HostReferenceKind
@@ -52,16 +50,14 @@ class HostReference:
     note: str = ""  # why the preferred reference was not used
 
 
-@dataclass(frozen=True, slots=True)
-class PinnedNamespace:
+class PinnedNamespace(msgspec.Struct, frozen=True):
     ns_type: str
     inode: int
     path: str  # the bind-mount target, or `/proc/<pid>/fd/<n>` for a held fd
     holder_pid: int | None = None  # for an fd pin: the process holding it
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeLocation:
+class RuntimeLocation(msgspec.Struct, frozen=True):
     """Where one runtime was looked for this scan, how that place was found, and whether it
     could be read."""
 
@@ -87,8 +83,7 @@ class RuntimeLocation:
         return self.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     node: str
     taken_at: float  # unix seconds
     duration_seconds: float

@@ -9,19 +9,18 @@ privileges says what it lacks instead of failing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Master:
+class Master(msgspec.Struct, frozen=True):
     """The device an interface is enslaved to (IFLA_MASTER): a bridge, usually."""
 
     name: str
     kind: str  # bridge, bond, openvswitch, ... ("" when the kernel does not say)
 
 
-@dataclass(frozen=True, slots=True)
-class Peer:
+class Peer(msgspec.Struct, frozen=True):
     """The other end of a veth, as phase two resolved it."""
 
     index: int | None  # its ifindex, in its own namespace
@@ -33,8 +32,7 @@ class Peer:
     unresolved: str = ""  # why the name is not known
 
 
-@dataclass(frozen=True, slots=True)
-class Interface:
+class Interface(msgspec.Struct, frozen=True):
     index: int | None
     name: str
     kind: str  # veth, loopback, bridge, ... ("" when unknown)
@@ -50,26 +48,23 @@ class Interface:
     peer: Peer | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(msgspec.Struct, frozen=True):
     family: str  # ipv4, ipv6
     destination: str  # "default" or CIDR
     gateway: str | None
     interface: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class NetnsView:
+class NetnsView(msgspec.Struct, frozen=True):
     """Phase one: one network namespace described alone."""
 
     interfaces: tuple[Interface, ...]
     routes: tuple[Route, ...]
     read_via: str  # netlink (entered) or procfs (read from /proc/<pid>/net without entering)
-    unavailable: Mapping[str, str] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(msgspec.Struct, frozen=True):
     """Who holds a socket: a container or the sandbox of this pod, another pod, the host."""
 
     kind: str  # container, sandbox, other-pod, host, unknown
@@ -80,8 +75,7 @@ class Owner:
     reason: str = ""  # why unknown
 
 
-@dataclass(frozen=True, slots=True)
-class Listening:
+class Listening(msgspec.Struct, frozen=True):
     protocol: str  # tcp, udp
     family: str  # ipv4, ipv6
     address: str
@@ -90,8 +84,7 @@ class Listening:
     owner: Owner
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkDetails:
+class NetworkDetails(msgspec.Struct, frozen=True):
     ns_inode: int | None
     reader_pid: int | None  # the process whose /proc/<pid>/net and ns/net were read
     host_network: bool  # the pod's network namespace is the node's
@@ -102,20 +95,18 @@ class NetworkDetails:
     # App containers in this namespace, and those known to be outside it.
     members: tuple[str, ...] = ()
     outside: tuple[str, ...] = ()
-    unavailable: Mapping[str, str] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class UtsDetails:
+class UtsDetails(msgspec.Struct, frozen=True):
     ns_inode: int | None
     hostname: str | None
     domainname: str | None
     matches_pod_name: bool | None
-    unavailable: Mapping[str, str] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class IpcDetails:
+class IpcDetails(msgspec.Struct, frozen=True):
     ns_inode: int | None
     shm_segments: int | None
     semaphore_sets: int | None
@@ -123,12 +114,11 @@ class IpcDetails:
     posix_message_queues: int | None
     posix_source: str = ""  # the mqueue mount the POSIX queues were counted in
     members: tuple[str, ...] = ()
-    unavailable: Mapping[str, str] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PodDetails:
+class PodDetails(msgspec.Struct, frozen=True):
     network: NetworkDetails
     uts: UtsDetails
     ipc: IpcDetails
-    seconds: Mapping[str, float] = field(default_factory=dict)  # step -> how long it took
+    seconds: Mapping[str, float] = msgspec.field(default_factory=dict)  # step -> how long it took

@@ -9,7 +9,9 @@ IFLA_LINK_NETNSID is the id the node gives the pod's namespace. Pure: tested wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec.structs import replace
 
 from .details import Interface, Master, NetnsView, Peer
 

@@ -22,7 +22,8 @@ only as `find_orphans` allows. What is left unconcluded is said as a FINDINGS sc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from ..model import (
     HOST_SPEC_FIELDS,

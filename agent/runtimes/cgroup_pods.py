@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from ..model import PAUSE_COMMS, ContainerIdentity, Evidence, Role, Runtime
 from .cgroups import CgroupMatch

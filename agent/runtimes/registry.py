@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
+
+from msgspec.structs import replace
 
 from ..model import FoundBy, LocationKind, Runtime, RuntimeLocation, RuntimeProcess
 from ..model.bounded_read import read_capped

@@ -32,13 +32,24 @@ class LinkReader:
         self.known = known
         self.pids = [pid for pid in pids if pid not in known]
         self._links: dict[str, dict[int, str]] = {}
+        self._by_inode: dict[str, dict[str, list[int]]] = {}
 
     def holding(self, ns_type: str, inode: int) -> list[int]:
         """The pids in namespace `inode` of `ns_type`."""
-        suffix = f":[{inode}]"
-        found = [pid for pid, link in self._read(ns_type).items() if link.endswith(suffix)]
+        found = list(self._holders(ns_type).get(f":[{inode}]", ()))
         found += [p.pid for p in self.known.values() if p.namespaces.get(ns_type) == inode]
         return found
+
+    def _holders(self, ns_type: str) -> dict[str, list[int]]:
+        """`:[inode]` (the link without its type, which for pid_for_children reads `pid`) ->
+        the pids whose link of `ns_type` ends so, in pid order: one pass per type, however
+        many namespaces are asked about."""
+        holders = self._by_inode.get(ns_type)
+        if holders is None:
+            holders = self._by_inode[ns_type] = {}
+            for pid, link in self._read(ns_type).items():
+                holders.setdefault(link[link.find(":") :], []).append(pid)
+        return holders
 
     def inode(self, ns_type: str, pid: int) -> int | None:
         process = self.known.get(pid)

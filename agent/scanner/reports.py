@@ -66,12 +66,17 @@ class NodeReports:
         )
 
     def pod_report(
-        self, pod: Pod, contents: bool = True, netlink: NetlinkAnswerer | None = None
+        self,
+        pod: Pod,
+        contents: bool = True,
+        netlink: NetlinkAnswerer | None = None,
+        process_facts: bool = True,
     ) -> PodReport:
         """One pod's report; with `contents`, what is inside its shared namespaces too, and
-        the process facts of each container's main process. `netlink` does the netlink reads
-        of the contents (a helper started earlier: namespace_contents.netlink_helper), else
-        this process does them."""
+        (unless not `process_facts`: the CLI's tables but -o wide show none) the process
+        facts of each container's main process. `netlink` does the netlink reads of the
+        contents (a helper started earlier: namespace_contents.netlink_helper), else this
+        process does them."""
         if not contents:
             report = build.pod_report(pod, self.snapshot)
         else:
@@ -79,7 +84,7 @@ class NodeReports:
             from ..namespace_contents.netlink_reads import IN_PROCESS  # pyroute2 when asked
 
             mains = [self.snapshot.processes.get(c.pid) for c in pod.containers if c.pid]
-            facts = self._facts.facts(p for p in mains if p is not None)
+            facts = self._facts.facts(p for p in mains if p is not None) if process_facts else {}
             details = pod_details(pod, self.snapshot, netlink or IN_PROCESS)
             report = build.pod_report(pod, self.snapshot, details, process_facts=facts)
         return msgspec.structs.replace(report, errors=report.errors + self.unseen)

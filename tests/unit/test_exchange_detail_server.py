@@ -4,7 +4,6 @@ the socket's mode, a stale socket replaced and the socket removed at stop."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -14,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from harness.fakenode import Node
@@ -81,7 +81,7 @@ def test_a_report_equals_the_builders_and_is_cached(
     assert json.loads(body) == json.loads(json.dumps(expected))
     assert ask_detail(results, "", "my-nginx-pod") == (200, body)
     assert source.reports == 1  # the second answer came from the cache
-    source.snapshot = dataclasses.replace(snapshot, taken_at=snapshot.taken_at + 1)
+    source.snapshot = msgspec.structs.replace(snapshot, taken_at=snapshot.taken_at + 1)
     assert ask_detail(results, "", "my-nginx-pod")[0] == 200
     assert source.reports == 2  # a new scan: a new report
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
+import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.fakenode import NET_A, NGINX, POD_A, POD_A_NS, Node
@@ -41,6 +41,6 @@ def test_each_render_equals_a_fresh_render_as_pods_change(tmp_path: Path) -> Non
     assert shared[("ubuntu-sidecar-container", "net")] == 1
 
     # The same pods under another host reference or boot time are written anew.
-    moved = dataclasses.replace(second, host=HostReference("self", 9, {"net": NET_A}))
+    moved = msgspec.structs.replace(second, host=HostReference("self", 9, {"net": NET_A}))
     assert renderer.render(moved, BOOT) == SnapshotRenderer().render(moved, BOOT)
     assert renderer.render(moved, BOOT + 1) == SnapshotRenderer().render(moved, BOOT + 1)

@@ -220,12 +220,14 @@ def agent(
         os.execv(sys.executable, command)  # the server alone: none of this process's modules
     if role == "scanner" and results_dir is None:
         raise click.UsageError("--role scanner needs --results-dir (where the server reads)")
+    import msgspec
+
     from ..agent.daemon import jsonlog
     from ..agent.daemon.agent import AgentConfig, MetricsDetail, kubernetes_wanted
 
     jsonlog.configure(log_level)
     config = AgentConfig(
-        scan=dataclasses.replace(sources.local.config, node_name=node_name),
+        scan=msgspec.structs.replace(sources.local.config, node_name=node_name),
         results_dir=results_dir or Path(),
         interval=interval,
         scan_timeout=scan_timeout,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 # A kubeconfig with embedded certificates is a few KiB; client-go reads any size, but a file
 # this large is not one a person keeps by hand.
@@ -26,12 +27,11 @@ class KubeconfigError(ValueError):
     """A kubeconfig file that cannot be read or is not a kubeconfig; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class KubeconfigSearch:
+class KubeconfigSearch(msgspec.Struct, frozen=True):
     """The usable kubeconfig files found, and why the others were passed over."""
 
     usable: tuple[str, ...] = ()
-    unusable: dict[str, str] = field(default_factory=dict)  # path -> why
+    unusable: dict[str, str] = msgspec.field(default_factory=dict)  # path -> why
 
     def reasons(self) -> str:
         """Which files were passed over and why: `PATH: REASON; PATH: REASON`."""
@@ -112,8 +112,7 @@ SERVICE_HOST_ENV, SERVICE_PORT_ENV = "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERV
 SERVICE_ACCOUNT_CAP = 64 << 10  # a projected token is ~1 KiB
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceAccount:
+class ServiceAccount(msgspec.Struct, frozen=True):
     """The files of a pod's mounted service account."""
 
     directory: Path

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import atexit
 import gc
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
+import msgspec
 
 from .kubeconfig import find_kubeconfig, in_cluster_account
 from .terminal_text import echo_lines
@@ -197,8 +197,7 @@ class LocalSource:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class KubernetesNames:
+class KubernetesNames(msgspec.Struct, frozen=True):
     """The API server as local mode's source of pod names, through the agent's own listing."""
 
     kubeconfig: str | None

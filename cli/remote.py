@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -54,8 +53,7 @@ T = TypeVar("T")
 D = TypeVar("D", bound=Document)
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteConfig:
+class RemoteConfig(msgspec.Struct, frozen=True):
     kubeconfig: str | None = None
     context: str | None = None
     agent_namespace: str = "nsinspect"

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from .remote_errors import RemoteError
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(msgspec.Struct, frozen=True):
     keys: frozenset[str]  # the selected pods, `namespace/name` (a PodIdentity's key)
     nodes: frozenset[str]  # the nodes they run on: only those agents are asked
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from .terminal_text import escape_controls
 
@@ -31,8 +32,7 @@ class TemplateError(ValueError):
     """A template kubectl would refuse too: unbalanced braces, a bad expression, a stray end."""
 
 
-@dataclass(frozen=True, slots=True)
-class Expression:
+class Expression(msgspec.Struct, frozen=True):
     text: str
     compiled: Any  # a jsonpath_ng expression
     relative: bool  # to the current range item (`.x`, `@.x`) or to the whole document (`$.x`)
@@ -41,10 +41,9 @@ class Expression:
         return [match.value for match in self.compiled.find(current if self.relative else root)]
 
 
-@dataclass(slots=True)
-class Range:
+class Range(msgspec.Struct):
     expression: Expression
-    body: list[Node] = field(default_factory=list)
+    body: list[Node] = msgspec.field(default_factory=list)
 
 
 Node = str | Expression | Range

@@ -24,7 +24,8 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from ..model import NS_TYPES, PinnedNamespace, Process, ScanError, ScanStage, errno_name
 from .procfs import parse_ns_link
@@ -50,9 +51,8 @@ CLONE_FLAGS = {
 NOT_FILES = ("socket:", "pipe:", "anon_inode:")
 
 
-@dataclass(slots=True)
-class FdPins:
-    pins: list[PinnedNamespace] = field(default_factory=list)
+class FdPins(msgspec.Struct):
+    pins: list[PinnedNamespace] = msgspec.field(default_factory=list)
     skipped: int = 0  # fds left unread by the bounds
 
 

@@ -18,9 +18,10 @@ import math
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
+
+import msgspec
 
 from ..model import ALL_NS_TYPES, Process, ScanError, ScanStage, errno_name
 from ..model.bounded_read import read_capped
@@ -52,10 +53,9 @@ class StatLine(NamedTuple):
     start_time: int
 
 
-@dataclass(slots=True)
-class ProcScan:
-    processes: dict[int, Process] = field(default_factory=dict)
-    errors: list[ScanError] = field(default_factory=list)
+class ProcScan(msgspec.Struct):
+    processes: dict[int, Process] = msgspec.field(default_factory=dict)
+    errors: list[ScanError] = msgspec.field(default_factory=list)
     zombies: int = 0
 
 

@@ -3,11 +3,10 @@ from (discovery reads it, runtimes/locations.py interprets it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeProcess:
+class RuntimeProcess(msgspec.Struct, frozen=True):
     pid: int
     exe: str  # basename of the executable, one of discovery.runtime_processes.RUNTIME_EXES
     argv: tuple[str, ...]  # decoded with surrogateescape: any bytes come back as they were

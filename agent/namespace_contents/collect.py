@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from ..discovery.privileges import (
     CAP_SYS_ADMIN,

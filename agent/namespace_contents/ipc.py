@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ..discovery.mounts import MOUNTINFO_CAP, unescape_mount_path
 from ..discovery.privileges import denied_reason
@@ -27,14 +28,12 @@ SYSV = {
 PATHS = tuple(SYSV.values())
 
 
-@dataclass(frozen=True, slots=True)
-class MqueueMount:
+class MqueueMount(msgspec.Struct, frozen=True):
     device: str  # major:minor: one mqueue instance, i.e. one IPC namespace
     mount_point: str
 
 
-@dataclass(frozen=True, slots=True)
-class PosixCount:
+class PosixCount(msgspec.Struct, frozen=True):
     count: int | None
     source: str = ""  # the path that was listed
     reason: str = ""  # why count is None

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from ..model import errno_name
 from .details import NetnsView
@@ -26,8 +27,7 @@ def reason_of(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-@dataclass(frozen=True, slots=True)
-class NetlinkRequest:
+class NetlinkRequest(msgspec.Struct, frozen=True):
     """The two namespaces' paths (each is asked for the id it gives the other), whether each is
     read, and whether each is the namespace this process is in (read without entering)."""
 
@@ -39,8 +39,7 @@ class NetlinkRequest:
     node_own: bool
 
 
-@dataclass(frozen=True, slots=True)
-class NetlinkAnswers:
+class NetlinkAnswers(msgspec.Struct, frozen=True):
     """Each read's result, or "" and the reason it failed (`reason_of` its exception)."""
 
     pod_view: NetnsView | None = None

@@ -21,8 +21,9 @@ import select
 import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+import msgspec
 
 from ..discovery.privileges import denied_reason
 from ..model import errno_name
@@ -36,10 +37,9 @@ MAX_REPLY = 16 * 1024 * 1024
 MAX_FILE = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class InsideRead:
-    files: Mapping[str, str] = field(default_factory=dict)  # path -> content
-    errors: Mapping[str, str] = field(default_factory=dict)  # path -> errno name
+class InsideRead(msgspec.Struct, frozen=True):
+    files: Mapping[str, str] = msgspec.field(default_factory=dict)  # path -> content
+    errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # path -> errno name
     error: str = ""  # the namespaces could not be joined: nothing was read
 
 

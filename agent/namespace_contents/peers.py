@@ -9,15 +9,13 @@ IFLA_LINK_NETNSID is the id the node gives the pod's namespace. Pure: tested wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import msgspec
 from msgspec.structs import replace
 
 from .details import Interface, Master, NetnsView, Peer
 
 
-@dataclass(frozen=True, slots=True)
-class NodeSide:
+class NodeSide(msgspec.Struct, frozen=True):
     """The node's namespace as phase one saw it, and how the two namespaces name each other."""
 
     view: NetnsView | None  # None when it could not be read

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from ..model import errno_name
 from ..model.bounded_read import read_capped
@@ -34,8 +35,7 @@ TCP_LISTEN = 0x0A
 UDP_UNCONNECTED = 0x07  # TCP_CLOSE: a bound UDP socket with no peer, as `ss -lu` lists it
 
 
-@dataclass(frozen=True, slots=True)
-class SocketEntry:
+class SocketEntry(msgspec.Struct, frozen=True):
     protocol: str
     family: str
     address: str
@@ -45,8 +45,7 @@ class SocketEntry:
     inode: int
 
 
-@dataclass(frozen=True, slots=True)
-class PodProcess:
+class PodProcess(msgspec.Struct, frozen=True):
     """A process the owner search may credit: who it is, in words the report uses."""
 
     pid: int

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from ..model import (
     ContainerIdentity,
@@ -19,8 +20,7 @@ from ..model import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerProcesses:
+class ContainerProcesses(msgspec.Struct, frozen=True):
     """An app container and its processes: what its verdicts will be judged from."""
 
     identity: ContainerIdentity
@@ -28,8 +28,7 @@ class ContainerProcesses:
     pids: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class PodCandidate:
+class PodCandidate(msgspec.Struct, frozen=True):
     runtime: Runtime
     evidence: Evidence
     name: str
@@ -38,7 +37,7 @@ class PodCandidate:
     sandbox: Sandbox
     members: tuple[ContainerProcesses, ...]  # app containers only
     intent: PodIntent | None = None
-    requested: Mapping[str, NamespaceMode] = field(default_factory=dict)
+    requested: Mapping[str, NamespaceMode] = msgspec.field(default_factory=dict)
     names_from: NameSource = NameSource.RUNTIME  # where `namespace` and `name` came from
     grouping: NamespaceGrouping | None = None  # for a pod found by its namespaces alone
     labels: Mapping[str, str] | None = None  # as its runtime holds them

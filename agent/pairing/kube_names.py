@@ -12,9 +12,8 @@ its names came from; the pod's `evidence` stays what grouped it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
-import msgspec
+from msgspec.structs import replace
 
 from ..model import Evidence, NameSource, PodIntent
 from .candidates import ContainerProcesses, PodCandidate
@@ -61,9 +60,7 @@ def name_container(member: ContainerProcesses, intent: PodIntent | None) -> Cont
     )
     if (name, names_from) == (identity.name, identity.names_from):
         return member
-    return replace(
-        member, identity=msgspec.structs.replace(identity, name=name, names_from=names_from)
-    )
+    return replace(member, identity=replace(identity, name=name, names_from=names_from))
 
 
 def _pod_named_by_runtime(pod: PodCandidate) -> bool:

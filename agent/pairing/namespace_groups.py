@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ..model import (
     PAUSE_COMMS,
@@ -37,8 +38,7 @@ from ..model import (
 from .candidates import ContainerProcesses, PodCandidate
 
 
-@dataclass(frozen=True, slots=True)
-class NamespaceGroup:
+class NamespaceGroup(msgspec.Struct, frozen=True):
     """Processes that share one net+ipc+uts triple, and the name the group goes by."""
 
     triple: tuple[int, int, int]

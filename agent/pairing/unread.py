@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from ..model import Process, ScanError, ScanStage
 
@@ -20,8 +21,7 @@ from ..model import Process, ScanError, ScanStage
 HOST_INIT_PID = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Unread:
+class Unread(msgspec.Struct, frozen=True):
     """Counts of what could not be read, from one scan's errors (a process that vanished is gone,
     not unread)."""
 

@@ -11,8 +11,8 @@ even to root on some VMs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+import msgspec
 from msgspec import UNSET
 
 from ..model import HostReference, HostReferenceKind, ScanError, ScanStage, Snapshot
@@ -54,8 +54,7 @@ def _counted_words(count: int) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Privileges:
+class Privileges(msgspec.Struct, frozen=True):
     """What the scanning process held: decides which hint helps."""
 
     root: bool = True

@@ -17,7 +17,8 @@ may nest cgroups of its own below its scope. Conmon's scopes are not containers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from ..model import Runtime
 
@@ -40,8 +41,7 @@ RUNTIME_BY_PREFIX = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupMatch:
+class CgroupMatch(msgspec.Struct, frozen=True):
     container_id: str
     runtime_hint: Runtime | None = None  # from the scope prefix; None when the path does not say
     pod_uid: str = ""  # kubelet's pod uid, with dashes

@@ -7,11 +7,11 @@ start-up without importing the scanner.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class ScanConfig:
+class ScanConfig(msgspec.Struct, frozen=True):
     proc_root: str = "/proc"
     host_root: str = "/"  # where the node's /run and /var/lib are: "/host" in a DaemonSet
     node_name: str = ""
@@ -20,4 +20,4 @@ class ScanConfig:
     cri_sockets: tuple[str, ...] | None = None
     # runtime -> its state directory (node path), exactly this; runtimes not named here are
     # found from their processes and layouts. See runtimes.STATE_DIRS.
-    state_dirs: Mapping[str, str] = field(default_factory=dict)
+    state_dirs: Mapping[str, str] = msgspec.field(default_factory=dict)

@@ -22,7 +22,8 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from ..discovery.fds import read_fd_pins
 from ..discovery.hostref import choose_host_reference
@@ -53,8 +54,7 @@ GROUP_TYPES = frozenset({"net", "ipc", "uts"})
 HOST_INIT_PID = 1
 
 
-@dataclass(slots=True)
-class Surroundings:
+class Surroundings(msgspec.Struct):
     """What a targeted scan has read so far: processes whole, links of every process."""
 
     started: float  # monotonic

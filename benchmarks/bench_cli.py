@@ -93,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     become_subreaper()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"bench_cli: signal {signum}"))
     nsinspect = [args.nsinspect, "--local"]
-    python = shutil.which("python3") or sys.executable
+    # The interpreter nsinspect's own script starts (its #! line): a `python3` found on PATH
+    # may be a wrapper (pyenv's shims are bash scripts) that costs more than nsinspect itself.
+    python = interpreter_of(args.nsinspect)
     startup = {
         "python3 -c pass": [python, "-c", "pass"],
         "nsinspect --version": [args.nsinspect, "--version"],
@@ -132,6 +134,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at the start: {load_at_start}; at the end: {load()}")
     write_section(args.results, table, args, load_at_start)
     return 0
+
+
+def interpreter_of(script: str) -> str:
+    """The interpreter a Python script's #! line names; this one's where it names none."""
+    try:
+        with open(shutil.which(script) or script, "rb") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        return sys.executable
+    if first.startswith(b"#!") and first[2:].split():
+        return first[2:].split()[0].decode("utf-8", "replace")
+    return sys.executable
 
 
 def started(workdir: Path, pods: int, containers: int) -> Fleet:

@@ -32,12 +32,19 @@ class Watcher:
     """`nsinspect ... -w` running, its stdout and stderr gathered as they come."""
 
     def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            ["nsinspect", "--local", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # Ctrl-C as a terminal's user has it: a test run started in the background of a shell
+        # without job control inherits SIGINT ignored, and the watch would inherit that. A
+        # handled signal is the default again after exec, and then Python handles it.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.process = subprocess.Popen(
+                ["nsinspect", "--local", *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
         self.out: list[str] = []
         self.err: list[str] = []
         for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err)):

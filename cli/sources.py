@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import click
@@ -31,12 +32,20 @@ class Sources:
             warn_unusable=self.force_local,
         )
 
+    @cached_property
+    def cluster(self) -> bool:
+        """Whether reports come from the cluster: one is configured and --local was not given.
+        Decided once: finding the kubeconfig reads it, and warns of one that is unusable."""
+        if self.force_local:
+            return False
+        from .remote import cluster_configured
+
+        return cluster_configured(self.remote_config.kubeconfig)
+
     def prepare_pod_report(self) -> None:
         """Where the report comes from this node, start what it will need meanwhile (the
         netlink helper) before the report's modules load."""
-        from .remote import cluster_configured
-
-        if self.force_local or not cluster_configured(self.remote_config.kubeconfig):
+        if not self.cluster:
             self.local.start_netlink_helper()
 
     def remote(self, output: str = "table") -> RemoteSource | None:
@@ -45,11 +54,10 @@ class Sources:
         When the choice was made for the user, a table says which on stderr (never JSON/YAML:
         scripts read stdout alone anyway, but keep stderr quiet for them too).
         """
-        if self.force_local:
+        if not self.cluster:
             return None
-        from .remote import RemoteSource, cluster_configured
+        from .remote import RemoteSource
 
-        remote = cluster_configured(self.remote_config.kubeconfig)
-        if remote and output in ("table", "wide"):
+        if output in ("table", "wide"):
             click.echo("nsinspect: asking the cluster's agents (--local: scan this node)", err=True)
-        return RemoteSource(self.remote_config) if remote else None
+        return RemoteSource(self.remote_config)

@@ -267,6 +267,11 @@ def test_kubeconfig_naming_what_is_no_kubeconfig_counts_as_none(
     result = nsinspect("pods", uid=uid, env=BLANK_ENV | {"KUBECONFIG": str(path)})
     local_pods_ran(result)
     assert str(path) in result.stderr
+    # `pod` decides local or remote before loading the report (to start its helper): still once.
+    result = nsinspect("pod", POD, uid=uid, env=BLANK_ENV | {"KUBECONFIG": str(path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("ignoring the kubeconfig") == 1, result.stderr
+    assert result.stdout.startswith(f"Pod:       {POD}\n"), result.stdout
 
 
 def test_an_unusable_kubeconfig_flag_is_a_usage_error(tmp_path: Path) -> None:

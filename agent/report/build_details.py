@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from msgspec import UNSET
 
+from ..namespace_contents.details import (
+    Interface,
+    IpcDetails,
+    Listening,
+    NetworkDetails,
+    Peer,
+    UtsDetails,
+)
 from .details import (
     InterfaceReport,
     IpcReport,
@@ -17,16 +23,6 @@ from .details import (
     SocketOwner,
     UtsReport,
 )
-
-if TYPE_CHECKING:  # annotations only: a list needs none of them (~8 ms to import)
-    from ..namespace_contents.details import (
-        Interface,
-        IpcDetails,
-        Listening,
-        NetworkDetails,
-        Peer,
-        UtsDetails,
-    )
 
 
 def _peer_report(peer: Peer) -> PeerReport:
